@@ -1,0 +1,1 @@
+//! Chorus end-to-end tests and benchmarks live in tests/ and benches/.
