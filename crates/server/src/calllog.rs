@@ -1,0 +1,109 @@
+//! The call log: one JSON object per finished call, appended to a file (format in ARCHITECTURE.md).
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// What is known of a call, filled in as it goes and written when it ends.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallRecord {
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The From header's URI.
+    pub from: String,
+    /// The To header's URI.
+    pub to: String,
+    /// The dialplan route that handled it (null when none matched).
+    pub route: Option<String>,
+    /// When the INVITE arrived (RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: SystemTime,
+    /// When we answered, if we did.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub answered_at: Option<SystemTime>,
+    /// When the call ended.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub ended_at: Option<SystemTime>,
+    /// Why it ended: caller_bye, server_bye, cancelled, rejected, timeout, shutdown, error.
+    pub end_reason: String,
+    /// The final SIP status we sent for the INVITE (200, or the rejection code).
+    pub status: Option<u16>,
+    /// Every DTMF digit received, in order.
+    pub dtmf: String,
+    /// Recordings made, relative to the recordings directory.
+    pub recordings: Vec<String>,
+    /// The dialplan's variables.
+    pub vars: BTreeMap<String, String>,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_rfc3339_millis(*t).to_string())
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Appends records to the call log file. Each record is one `write` of one line, so concurrent readers
+/// never see half a line and a crash loses at most the line being written.
+#[derive(Debug)]
+pub struct CallLog {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl CallLog {
+    /// Opens (creating it and its directory if needed) the call log at `path`.
+    pub fn open(path: &Path) -> std::io::Result<CallLog> {
+        let mut log = CallLog {
+            path: path.to_path_buf(),
+            file: None,
+        };
+        log.reopen()?;
+        Ok(log)
+    }
+
+    fn reopen(&mut self) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+        Ok(())
+    }
+
+    /// Appends one record. A failed write is retried once on a freshly opened file (the directory may have
+    /// been removed and recreated); a second failure is logged, never fatal.
+    pub fn append(&mut self, record: &CallRecord) {
+        let mut line = match serde_json::to_vec(record) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialize call record");
+                return;
+            }
+        };
+        line.push(b'\n');
+        let first = match self.file.as_mut() {
+            Some(f) => f.write_all(&line),
+            None => Err(std::io::Error::other("call log not open")),
+        };
+        if let Err(e) = first {
+            tracing::warn!(error = %e, path = %self.path.display(), "call log write failed; reopening");
+            let retry = self
+                .reopen()
+                .and_then(|()| match self.file.as_mut() {
+                    Some(f) => f.write_all(&line),
+                    None => Err(std::io::Error::other("call log not open")),
+                });
+            if let Err(e) = retry {
+                tracing::error!(error = %e, path = %self.path.display(), call_id = %record.call_id, "call log line lost");
+            }
+        }
+    }
+}

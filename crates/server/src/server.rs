@@ -1,0 +1,481 @@
+//! Wiring (ARCHITECTURE.md "How a call flows"): one task owns the SIP endpoint and the SIP sockets; each
+//! answered call gets a task that owns its RTP socket and runs the dialplan. They talk over channels: call
+//! tasks send [`Command`]s, the SIP task sends each call [`Signal`]s. Nothing on the media path is shared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use chorus_dialplan::{Dialplan, PromptCache};
+use chorus_rtp::ports::PortAllocator;
+use chorus_sip::endpoint::{CallHandle, EndReason, Endpoint, EndpointConfig, Event, IncomingCall};
+use chorus_sip::sdp::{self, CodecSpec, Direction, LocalMedia, Negotiated};
+use chorus_sip::transport::SipTransport;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::call::{self, CallSetup};
+use crate::calllog::{CallLog, CallRecord};
+use crate::config::Config;
+
+/// How long a SIGTERM waits for BYEs to complete before exiting anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// What a call task asks of the SIP task.
+#[derive(Debug)]
+pub enum Command {
+    /// Send 180 Ringing.
+    Ring(CallHandle),
+    /// Send 200 OK with the call's SDP.
+    Answer(CallHandle),
+    /// End the call from our side.
+    Hangup(CallHandle),
+}
+
+/// What the SIP task tells a call task.
+#[derive(Debug)]
+pub enum Signal {
+    /// The ACK arrived; for a call whose INVITE had no offer, the negotiated media from the ACK's answer.
+    Confirmed(Option<Negotiated>),
+    /// The peer put us on hold (true) or took us off it (false): stop or resume sending.
+    Hold(bool),
+    /// The call is over.
+    Ended,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The dialplan is invalid.
+    #[error("dialplan has errors:\n{0}")]
+    Dialplan(String),
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The RTP port range is unusable.
+    #[error("rtp ports: {0}")]
+    Ports(String),
+    /// The call log cannot be opened.
+    #[error("cannot open call log {path}: {source}")]
+    CallLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+struct Call {
+    record: CallRecord,
+    signals: mpsc::UnboundedSender<Signal>,
+    local: LocalMedia,
+    /// SDP for our 200 OK: the answer, or our offer when the INVITE had none.
+    body: Vec<u8>,
+    late_offer: bool,
+    /// Set when we decided to end the call, to log why.
+    ending: Option<&'static str>,
+}
+
+struct Server {
+    config: Config,
+    endpoint: Endpoint,
+    transport: SipTransport,
+    plan: Arc<Dialplan>,
+    prompts: Arc<PromptCache>,
+    ports: PortAllocator,
+    log: CallLog,
+    calls: HashMap<CallHandle, Call>,
+    commands: mpsc::Sender<Command>,
+    rng: StdRng,
+    shutting_down: bool,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let plan = Dialplan::load(&config.dialplan, Some(&config.prompts)).map_err(|errs| {
+        ServerError::Dialplan(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
+    let prompts = Arc::new(PromptCache::new(&config.prompts));
+    for name in plan.prompt_names() {
+        if let Err(e) = prompts.get(name, 8000) {
+            tracing::warn!(error = %e, "prompt will fail when played");
+        }
+    }
+    let ports = PortAllocator::new(config.rtp_ports.0, config.rtp_ports.1)
+        .map_err(|e| ServerError::Ports(e.to_string()))?;
+    let log = CallLog::open(&config.call_log).map_err(|source| ServerError::CallLog {
+        path: config.call_log.clone(),
+        source,
+    })?;
+    let transport = SipTransport::bind(config.sip)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.sip,
+            source,
+        })?;
+    let local_addr = transport.local_addr();
+    let endpoint = Endpoint::new(
+        EndpointConfig {
+            local_addr,
+            user_agent: format!("Chorus/{}", env!("CARGO_PKG_VERSION")),
+            ..EndpointConfig::default()
+        },
+        StdRng::from_entropy(),
+    );
+    let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
+    let (commands, mut command_rx) = mpsc::channel(4096);
+    tracing::info!(
+        sip = %local_addr,
+        media_ip = %config.media_ip,
+        rtp_ports = %format!("{}-{}", config.rtp_ports.0, config.rtp_ports.1),
+        dialplan = %config.dialplan.display(),
+        routes = plan.routes.len(),
+        "chorus listening (udp, tcp)"
+    );
+    let mut server = Server {
+        config,
+        endpoint,
+        transport,
+        plan: Arc::new(plan),
+        prompts,
+        ports,
+        log,
+        calls: HashMap::new(),
+        commands,
+        rng: StdRng::from_entropy(),
+        shutting_down: false,
+    };
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let timeout = server.endpoint.poll_timeout().map(Instant::from_std);
+        tokio::select! {
+            _ = term.recv(), if !server.shutting_down => {
+                deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+                server.begin_shutdown("SIGTERM");
+            }
+            _ = int.recv(), if !server.shutting_down => {
+                deadline = Some(Instant::now() + SHUTDOWN_GRACE);
+                server.begin_shutdown("SIGINT");
+            }
+            Some(cmd) = command_rx.recv() => server.on_command(cmd),
+            input = server.transport.recv() => match input {
+                Some((peer, data)) => server.endpoint.handle_input(std::time::Instant::now(), peer, &data),
+                None => {
+                    tracing::error!("sip transport closed");
+                    break;
+                }
+            },
+            _ = tokio::time::sleep_until(timeout.unwrap_or_else(far_future)), if timeout.is_some() => {
+                server.endpoint.handle_timeout(std::time::Instant::now());
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                server.abandon_remaining();
+            }
+        }
+        server.drain_outputs();
+        if server.shutting_down && server.calls.is_empty() {
+            break;
+        }
+    }
+    // Give the transport a moment to put the last BYE responses on the wire.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tracing::info!("chorus stopped");
+    Ok(())
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}
+
+impl Server {
+    fn drain_outputs(&mut self) {
+        // Events can lead to more transmits (a rejection), and commands applied here to more events.
+        for _ in 0..10_000 {
+            let mut progressed = false;
+            while let Some(t) = self.endpoint.poll_transmit() {
+                self.transport.send(t);
+                progressed = true;
+            }
+            while let Some(e) = self.endpoint.poll_event() {
+                self.on_event(e);
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let now = std::time::Instant::now();
+        match event {
+            Event::IncomingCall(ic) => self.on_incoming(ic),
+            Event::Confirmed { call, body } => {
+                let Some(entry) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                if !entry.late_offer {
+                    let _ = entry.signals.send(Signal::Confirmed(None));
+                    return;
+                }
+                let negotiated = body
+                    .as_deref()
+                    .ok_or_else(|| "ack carried no sdp answer".to_string())
+                    .and_then(|b| sdp::accept_answer(b, &entry.local).map_err(|e| e.to_string()));
+                match negotiated {
+                    Ok(n) => {
+                        let _ = entry.signals.send(Signal::Confirmed(Some(n)));
+                    }
+                    Err(reason) => {
+                        tracing::warn!(call_id = %entry.record.call_id, %reason, "late offer failed");
+                        entry.ending = Some("error");
+                        let _ = entry.signals.send(Signal::Ended);
+                        let _ = self.endpoint.hangup(now, call);
+                    }
+                }
+            }
+            Event::Reoffer { call, offer } => {
+                let Some(entry) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                entry.local.session_version += 1;
+                let result = match offer {
+                    Some(offer) => match sdp::answer(&offer, &entry.local) {
+                        Ok(n) => {
+                            let hold = matches!(n.direction, Direction::RecvOnly | Direction::Inactive)
+                                || n.remote_rtp.is_none();
+                            let _ = entry.signals.send(Signal::Hold(hold));
+                            self.endpoint.answer_reoffer(now, call, 200, Some(n.answer.into_bytes()))
+                        }
+                        Err(e) => self.endpoint.answer_reoffer(now, call, e.status_code(), None),
+                    },
+                    None => self.endpoint.answer_reoffer(
+                        now,
+                        call,
+                        200,
+                        Some(sdp::offer(&entry.local).into_bytes()),
+                    ),
+                };
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "re-offer not answered");
+                }
+            }
+            Event::Info { call, content_type, .. } => {
+                tracing::debug!(?call, %content_type, "info received");
+            }
+            Event::Ended { call, reason } => {
+                if let Some(entry) = self.calls.remove(&call) {
+                    let _ = entry.signals.send(Signal::Ended);
+                    self.finish(entry.record, entry.ending, Some(reason));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_incoming(&mut self, ic: IncomingCall) {
+        let now = std::time::Instant::now();
+        let mut record = CallRecord {
+            call_id: ic.call_id.clone(),
+            from: ic.from.uri.to_string(),
+            to: ic.to.uri.to_string(),
+            route: None,
+            started_at: SystemTime::now(),
+            answered_at: None,
+            ended_at: None,
+            end_reason: String::new(),
+            status: None,
+            dtmf: String::new(),
+            recordings: Vec::new(),
+            vars: Default::default(),
+        };
+        let user = ic.request_uri.user().unwrap_or_default().to_string();
+        let reject = |server: &mut Server, mut record: CallRecord, status: u16, headers: &[(&str, &str)]| {
+            let _ = server.endpoint.reject(now, ic.handle, status, headers);
+            record.status = Some(status);
+            server.finish(record, Some("rejected"), None);
+        };
+        if self.shutting_down {
+            return reject(self, record, 503, &[("Retry-After", "30")]);
+        }
+        let plan = self.plan.clone();
+        let Some((route_index, vars)) = plan.find(&user) else {
+            tracing::info!(call_id = %ic.call_id, %user, "no route: 404");
+            return reject(self, record, 404, &[]);
+        };
+        record.route = Some(plan.routes[route_index].name.clone());
+        record.vars = vars.into_iter().collect();
+        if self.calls.len() >= self.config.max_calls {
+            tracing::warn!(call_id = %ic.call_id, max = self.config.max_calls, "call limit reached: 503");
+            return reject(self, record, 503, &[("Retry-After", "5")]);
+        }
+        let socket = match self.ports.bind(self.config.media_ip) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "no rtp port: 503");
+                return reject(self, record, 503, &[("Retry-After", "5")]);
+            }
+        };
+        let local = LocalMedia {
+            ip: self.config.media_ip,
+            port: socket.port(),
+            codecs: self
+                .config
+                .codecs
+                .iter()
+                .filter_map(|n| chorus_rtp::codec::Codec::from_name(n))
+                .map(|c| CodecSpec {
+                    name: c.name().to_string(),
+                    clock_rate: c.clock_rate(),
+                    channels: 1,
+                    static_pt: Some(c.static_payload_type()),
+                })
+                .collect(),
+            telephone_event: true,
+            ptime_ms: 20,
+            session_id: self.rng.gen_range(1..(1u64 << 62)),
+            session_version: 1,
+        };
+        let negotiated = match &ic.offer {
+            Some(offer) => match sdp::answer(offer, &local) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::info!(call_id = %ic.call_id, error = %e, "offer refused");
+                    return reject(self, record, e.status_code(), &[]);
+                }
+            },
+            None => None,
+        };
+        let late_offer = negotiated.is_none();
+        let body = match &negotiated {
+            Some(n) => n.answer.clone().into_bytes(),
+            None => sdp::offer(&local).into_bytes(),
+        };
+        let (signals, signal_rx) = mpsc::unbounded_channel();
+        let setup = CallSetup {
+            handle: ic.handle,
+            call_id: ic.call_id.clone(),
+            plan,
+            route_index,
+            prompts: self.prompts.clone(),
+            socket,
+            negotiated,
+            commands: self.commands.clone(),
+            signals: signal_rx,
+            ssrc: self.rng.gen(),
+            initial_seq: self.rng.gen(),
+            initial_timestamp: self.rng.gen(),
+        };
+        tracing::info!(call_id = %ic.call_id, %user, route = %record.route.as_deref().unwrap_or(""), "call");
+        tokio::spawn(call::run(setup));
+        self.calls.insert(
+            ic.handle,
+            Call {
+                record,
+                signals,
+                local,
+                body,
+                late_offer,
+                ending: None,
+            },
+        );
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = std::time::Instant::now();
+        match cmd {
+            Command::Ring(h) => {
+                if self.calls.contains_key(&h) {
+                    let _ = self.endpoint.ring(now, h);
+                }
+            }
+            Command::Answer(h) => {
+                let Some(entry) = self.calls.get_mut(&h) else {
+                    return;
+                };
+                match self.endpoint.answer(now, h, entry.body.clone()) {
+                    Ok(()) => {
+                        entry.record.answered_at = Some(SystemTime::now());
+                        entry.record.status = Some(200);
+                    }
+                    Err(e) => tracing::debug!(error = %e, "answer refused"),
+                }
+            }
+            Command::Hangup(h) => {
+                let Some(entry) = self.calls.get_mut(&h) else {
+                    return;
+                };
+                if entry.ending.is_none() {
+                    entry.ending = Some("server_bye");
+                }
+                if entry.record.answered_at.is_none() {
+                    entry.record.status = Some(480);
+                }
+                if let Err(e) = self.endpoint.hangup(now, h) {
+                    tracing::debug!(error = %e, "hangup refused");
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, mut record: CallRecord, ending: Option<&'static str>, reason: Option<EndReason>) {
+        record.ended_at = Some(SystemTime::now());
+        record.end_reason = ending
+            .unwrap_or(match reason {
+                Some(EndReason::RemoteBye) => "caller_bye",
+                Some(EndReason::LocalBye) => "server_bye",
+                Some(EndReason::Cancelled) => "cancelled",
+                Some(EndReason::AckTimeout) => "timeout",
+                Some(EndReason::Rejected) => "rejected",
+                _ => "error",
+            })
+            .to_string();
+        if record.end_reason == "cancelled" {
+            record.status = Some(487);
+        }
+        tracing::info!(call_id = %record.call_id, reason = %record.end_reason, "call ended");
+        self.log.append(&record);
+    }
+
+    fn begin_shutdown(&mut self, why: &str) {
+        tracing::info!(signal = why, calls = self.calls.len(), "shutting down: ending calls");
+        self.shutting_down = true;
+        self.endpoint.set_draining(Some(30));
+        let now = std::time::Instant::now();
+        let handles: Vec<CallHandle> = self.calls.keys().copied().collect();
+        for h in handles {
+            if let Some(entry) = self.calls.get_mut(&h) {
+                entry.ending = Some("shutdown");
+                let _ = entry.signals.send(Signal::Ended);
+            }
+            let _ = self.endpoint.hangup(now, h);
+        }
+    }
+
+    /// The grace period is over: log the calls whose BYE never completed and let the loop end.
+    fn abandon_remaining(&mut self) {
+        let remaining: Vec<Call> = self.calls.drain().map(|(_, c)| c).collect();
+        for entry in remaining {
+            let _ = entry.signals.send(Signal::Ended);
+            self.finish(entry.record, Some("shutdown"), None);
+        }
+    }
+}
