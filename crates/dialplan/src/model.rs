@@ -219,7 +219,13 @@ impl Dialplan {
 
     /// The first route whose pattern matches `user`, with its named captures as variables.
     pub fn route(&self, user: &str) -> Option<(&Route, HashMap<String, String>)> {
-        self.routes.iter().find_map(|r| {
+        let (i, vars) = self.find(user)?;
+        Some((&self.routes[i], vars))
+    }
+
+    /// Like [`Dialplan::route`], giving the route's index in [`Dialplan::routes`].
+    pub fn find(&self, user: &str) -> Option<(usize, HashMap<String, String>)> {
+        self.routes.iter().enumerate().find_map(|(i, r)| {
             let caps = r.pattern.captures(user)?;
             let vars = r
                 .pattern
@@ -227,7 +233,7 @@ impl Dialplan {
                 .flatten()
                 .filter_map(|n| Some((n.to_string(), caps.name(n)?.as_str().to_string())))
                 .collect();
-            Some((r, vars))
+            Some((i, vars))
         })
     }
 
