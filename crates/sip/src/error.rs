@@ -51,3 +51,27 @@ impl ParseError {
         }
     }
 }
+
+/// A TCP (stream) byte sequence that cannot be cut into messages (RFC 3261 §18.3). Every variant is peer
+/// misbehaviour and ends the connection: after one, the framer's position in the stream is lost.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// More bytes than the header limit arrived without the empty line that ends a header section.
+    #[error("header section longer than {0} bytes")]
+    HeaderTooLarge(usize),
+    /// Header section plus the announced body exceed the message limit.
+    #[error("message of {size} bytes exceeds the limit of {limit}")]
+    MessageTooLarge {
+        /// Header section plus Content-Length.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A stream message must carry Content-Length (RFC 3261 §18.3, §20.14).
+    #[error("stream message without content-length")]
+    MissingContentLength,
+    /// Content-Length is not a number, or two Content-Length headers disagree.
+    #[error("bad content-length")]
+    BadContentLength,
+}

@@ -27,3 +27,5 @@ pub use error::ParseError;
 pub use message::{CSeq, Headers, Message, Method, NameAddr, Request, Response, Transport, Via};
 pub use peer::{ConnId, Peer, Transmit};
 pub use uri::Uri;
+pub mod framing;
+pub mod transport;

@@ -539,7 +539,9 @@ impl Response {
                 let mut value = v.to_string();
                 if name == "To" && status > 100 {
                     if let Some(tag) = to_tag {
-                        let has_tag = NameAddr::parse(v).ok().and_then(|n| n.tag().map(str::to_string));
+                        let has_tag = NameAddr::parse(v)
+                            .ok()
+                            .and_then(|n| n.tag().map(str::to_string));
                         if has_tag.is_none() {
                             value.push_str(";tag=");
                             value.push_str(tag);
@@ -648,7 +650,11 @@ impl Params {
     /// Sets or adds a parameter.
     pub fn set(&mut self, name: &str, value: Option<&str>) {
         let value = value.map(str::to_string);
-        match self.0.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        {
             Some(entry) => entry.1 = value,
             None => self.0.push((name.to_string(), value)),
         }

@@ -45,7 +45,10 @@ impl Uri {
         if rest.is_empty() {
             return Err(ParseError::BadUri("empty uri"));
         }
-        if rest.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"') {
+        if rest
+            .bytes()
+            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"')
+        {
             return Err(ParseError::BadUri("invalid character"));
         }
         if scheme == Scheme::Tel {
