@@ -18,14 +18,16 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod endpoint;
 pub mod error;
+pub mod framing;
 pub mod message;
 pub mod peer;
+pub mod sdp;
+pub mod transport;
 pub mod uri;
 
 pub use error::ParseError;
 pub use message::{CSeq, Headers, Message, Method, NameAddr, Request, Response, Transport, Via};
 pub use peer::{ConnId, Peer, Transmit};
 pub use uri::Uri;
-pub mod framing;
-pub mod transport;
