@@ -227,7 +227,7 @@ impl Server {
     fn on_event(&mut self, event: Event) {
         let now = std::time::Instant::now();
         match event {
-            Event::IncomingCall(ic) => self.on_incoming(ic),
+            Event::IncomingCall(ic) => self.on_incoming(*ic),
             Event::Confirmed { call, body } => {
                 let Some(entry) = self.calls.get_mut(&call) else {
                     return;

@@ -1,1 +1,1171 @@
-//! Endpoint — being written.
+//! The endpoint user agent (RFC 3261 §8.2, §12, §13.3, §15, §17, RFC 3581, RFC 6026): a UAS that takes
+//! incoming calls, and the UAC side needed to end them (BYE).
+//!
+//! Sans-IO: [`Endpoint::handle_input`] takes what the transport received with the time it arrived;
+//! [`Endpoint::poll_transmit`] gives what to send, [`Endpoint::poll_event`] what the application must hear,
+//! [`Endpoint::poll_timeout`] when to call [`Endpoint::handle_timeout`]. The application acts on a call
+//! through its [`CallHandle`]: [`Endpoint::ring`], [`Endpoint::answer`], [`Endpoint::reject`],
+//! [`Endpoint::hangup`], [`Endpoint::answer_reoffer`]. Branches and tags come from the injected generator.
+//!
+//! Handled: INVITE (with and without offer), ACK, CANCEL before the answer (487 + 200), BYE in both
+//! directions, re-INVITE (hold, resume, codec change) answered by the application, INFO passed up, OPTIONS
+//! answered with Allow/Accept. Other known methods get 405 with Allow, unknown ones 501, requests in an
+//! unknown dialog 481. Loose routing: in-dialog requests follow the Record-Route set back through the proxy.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::Rng;
+
+use crate::message::{
+    split_list, Headers, Message, Method, NameAddr, Request, Response, Transport, Via,
+};
+use crate::peer::{Peer, Transmit};
+use crate::transaction::{Kind, State, TimerValues, Transaction};
+use crate::uri::Uri;
+
+/// The methods Chorus handles, for Allow headers.
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+/// The option tags Chorus supports (none yet: no 100rel, no timer).
+const SUPPORTED: &[&str] = &[];
+
+/// Endpoint settings.
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    /// The address the transport listens on: Via sent-by and Contact.
+    pub local_addr: SocketAddr,
+    /// Sent in User-Agent and Server headers.
+    pub user_agent: String,
+    /// RFC 3261 T1 (round-trip estimate).
+    pub t1: Duration,
+    /// RFC 3261 T2 (largest retransmit interval).
+    pub t2: Duration,
+    /// RFC 3261 T4 (network lifetime of a message).
+    pub t4: Duration,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> EndpointConfig {
+        EndpointConfig {
+            local_addr: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            user_agent: "Chorus".to_string(),
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One call (an INVITE dialog) as the application sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallHandle(u64);
+
+/// Why a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// The peer sent BYE.
+    RemoteBye,
+    /// We hung up (BYE sent, or a final error response to an unanswered call).
+    LocalBye,
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// Our 2xx was never acknowledged (64*T1); a BYE was sent.
+    AckTimeout,
+    /// The application rejected the call.
+    Rejected,
+    /// Our BYE got no response at all (timer F).
+    TransportError,
+}
+
+/// A new call for the application to route.
+#[derive(Clone, Debug)]
+pub struct IncomingCall {
+    /// Use it for every later action on the call.
+    pub handle: CallHandle,
+    /// Call-ID.
+    pub call_id: String,
+    /// The caller.
+    pub from: NameAddr,
+    /// The callee as addressed.
+    pub to: NameAddr,
+    /// The Request-URI: its user part is what dialplans route on.
+    pub request_uri: Uri,
+    /// The SDP offer, if the INVITE carried one (otherwise the offer goes in our 200 and the answer comes
+    /// with the ACK).
+    pub offer: Option<Vec<u8>>,
+    /// Where the INVITE came from.
+    pub source: Peer,
+    /// The whole INVITE.
+    pub request: Request,
+}
+
+/// What the application hears. Poll with [`Endpoint::poll_event`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new INVITE: answer with [`Endpoint::ring`]/[`Endpoint::answer`], or [`Endpoint::reject`].
+    IncomingCall(Box<IncomingCall>),
+    /// The ACK for our 2xx arrived; `body` is the SDP answer when our 200 carried the offer.
+    Confirmed {
+        /// The call.
+        call: CallHandle,
+        /// The ACK's body, if any.
+        body: Option<Vec<u8>>,
+    },
+    /// A re-INVITE: answer it with [`Endpoint::answer_reoffer`].
+    Reoffer {
+        /// The call.
+        call: CallHandle,
+        /// The new offer; `None` when the re-INVITE asks us to offer.
+        offer: Option<Vec<u8>>,
+    },
+    /// An INFO in the dialog (already answered 200).
+    Info {
+        /// The call.
+        call: CallHandle,
+        /// Its Content-Type.
+        content_type: String,
+        /// Its body.
+        body: Vec<u8>,
+    },
+    /// The call is over; the handle is no longer valid.
+    Ended {
+        /// The call.
+        call: CallHandle,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// A call action the endpoint could not take (a local fault, not the peer's).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// The handle names no live call.
+    #[error("no such call")]
+    UnknownCall,
+    /// The call is not in a state that allows the action.
+    #[error("call is {0}")]
+    WrongState(&'static str),
+    /// `answer_reoffer` with no re-INVITE pending.
+    #[error("no re-invite pending")]
+    NoReoffer,
+}
+
+/// Counters for logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    /// Calls alive now.
+    pub calls: usize,
+    /// Transactions alive now.
+    pub transactions: usize,
+    /// Messages dropped because they could not be parsed (and could not be answered).
+    pub dropped: u64,
+    /// Requests answered 400.
+    pub bad_requests: u64,
+    /// Responses that matched no client transaction.
+    pub stray_responses: u64,
+}
+
+type TxnId = u64;
+
+/// RFC 3261 §17.2.3 matching key; ACK maps to INVITE, CANCEL has its own.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct TxnKey {
+    branch: String,
+    sent_by: String,
+    method: Method,
+}
+
+impl TxnKey {
+    fn server(via: &Via, method: &Method) -> TxnKey {
+        let method = match method {
+            Method::Ack => Method::Invite,
+            m => m.clone(),
+        };
+        TxnKey {
+            branch: via.branch().unwrap_or_default().to_string(),
+            sent_by: format!("{}:{}", via.host, via.port.unwrap_or(5060)).to_ascii_lowercase(),
+            method,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CallState {
+    /// INVITE received, no final response yet.
+    Early,
+    /// 2xx sent, waiting for the ACK.
+    Answered,
+    /// ACK received.
+    Confirmed,
+    /// Our BYE is outstanding.
+    Terminating,
+}
+
+impl CallState {
+    fn name(self) -> &'static str {
+        match self {
+            CallState::Early => "not answered",
+            CallState::Answered => "answered, waiting for ack",
+            CallState::Confirmed => "confirmed",
+            CallState::Terminating => "ending",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Call {
+    call_id: String,
+    local_tag: String,
+    /// Our identity in requests we send: the INVITE's To with our tag.
+    local_uri: String,
+    /// The caller: the INVITE's From, tag included.
+    remote_uri: String,
+    remote_seq: u32,
+    local_seq: u32,
+    /// Record-Route of the INVITE, in order (UAS, §12.1.1).
+    route_set: Vec<String>,
+    remote_target: Option<Uri>,
+    source: Peer,
+    invite: Request,
+    invite_txn: TxnId,
+    state: CallState,
+    /// The application hung up before the ACK: send BYE once it arrives (§15).
+    bye_after_ack: bool,
+    /// A re-INVITE waiting for the application.
+    reinvite: Option<(TxnId, Request)>,
+    /// A re-INVITE 2xx waiting for its ACK: (CSeq, transaction).
+    reinvite_ack: Option<(u32, TxnId)>,
+}
+
+struct TxnEntry {
+    txn: Transaction,
+    key: Option<TxnKey>,
+    call: Option<CallHandle>,
+}
+
+/// The endpoint. See the module docs for the loop that drives it.
+pub struct Endpoint {
+    config: EndpointConfig,
+    values: TimerValues,
+    rng: StdRng,
+    next_id: u64,
+    txns: HashMap<TxnId, TxnEntry>,
+    server_index: HashMap<TxnKey, TxnId>,
+    /// Client transactions by our branch.
+    client_index: HashMap<String, TxnId>,
+    timers: BinaryHeap<Reverse<(Instant, TxnId)>>,
+    calls: HashMap<CallHandle, Call>,
+    /// (Call-ID, our tag) -> call.
+    dialogs: HashMap<(String, String), CallHandle>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    draining: Option<u32>,
+    stats: EndpointStats,
+}
+
+impl Endpoint {
+    /// A new endpoint. `rng` makes tags and branches: seed it in tests, use entropy in production.
+    pub fn new(config: EndpointConfig, rng: StdRng) -> Endpoint {
+        let values = TimerValues {
+            t1: config.t1,
+            t2: config.t2,
+            t4: config.t4,
+        };
+        Endpoint {
+            config,
+            values,
+            rng,
+            next_id: 1,
+            txns: HashMap::new(),
+            server_index: HashMap::new(),
+            client_index: HashMap::new(),
+            timers: BinaryHeap::new(),
+            calls: HashMap::new(),
+            dialogs: HashMap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            draining: None,
+            stats: EndpointStats::default(),
+        }
+    }
+
+    /// While `Some(retry_after)`, new INVITEs are refused with 503 and that Retry-After (shutdown).
+    pub fn set_draining(&mut self, retry_after: Option<u32>) {
+        self.draining = retry_after;
+    }
+
+    /// Calls alive.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EndpointStats {
+        EndpointStats {
+            calls: self.calls.len(),
+            transactions: self.txns.len(),
+            ..self.stats
+        }
+    }
+
+    /// Next message to send. Call after every `handle_*` and call action until it returns `None`.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event for the application. Call after every `handle_*` and call action until `None`.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Endpoint::handle_timeout`] must be called next. May be early (a timer that moved); never late.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Fires the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, id))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.txns.get_mut(&id) else {
+                continue;
+            };
+            if entry.txn.scheduled != Some(at) {
+                continue; // stale: the transaction's deadline moved
+            }
+            entry.txn.scheduled = None;
+            let fired = entry.txn.handle_timeout(now);
+            let (peer, kind, state, call) =
+                (entry.txn.peer, entry.txn.kind, entry.txn.state, entry.call);
+            if let Some(data) = fired.retransmit {
+                self.transmits.push_back(Transmit { peer, data });
+            }
+            if fired.timed_out {
+                self.on_txn_timeout(now, id, kind, call);
+            }
+            if state == State::Terminated {
+                self.remove_txn(id);
+            } else {
+                self.schedule(id);
+            }
+        }
+    }
+
+    /// Takes one message received from `peer` (a datagram or a framed stream message).
+    pub fn handle_input(&mut self, now: Instant, peer: Peer, data: &[u8]) {
+        match Message::parse(data) {
+            Ok(Message::Request(req)) => self.on_request(now, peer, req),
+            Ok(Message::Response(resp)) => self.on_response(now, resp),
+            Err(e) => match salvage_400(data, &e.reason(), &self.config.user_agent) {
+                Some(bytes) => {
+                    tracing::debug!(%peer.addr, error = %e, "unparseable request: 400");
+                    self.stats.bad_requests += 1;
+                    self.transmits.push_back(Transmit { peer, data: bytes });
+                }
+                None => {
+                    tracing::debug!(%peer.addr, error = %e, "unparseable message dropped");
+                    self.stats.dropped += 1;
+                }
+            },
+        }
+    }
+
+    /// Sends 180 Ringing.
+    pub fn ring(&mut self, now: Instant, call: CallHandle) -> Result<(), EndpointError> {
+        let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
+        if c.state != CallState::Early {
+            return Err(EndpointError::WrongState(c.state.name()));
+        }
+        let resp = self.dialog_response(call, 180, None);
+        let id = c.invite_txn;
+        self.respond(now, id, resp);
+        Ok(())
+    }
+
+    /// Answers 200 OK with `sdp` (the answer, or our offer when the INVITE had none). The 200 is repeated
+    /// until the ACK arrives; without one, the call ends with [`EndReason::AckTimeout`].
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        sdp: Vec<u8>,
+    ) -> Result<(), EndpointError> {
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::UnknownCall)?;
+        if c.state != CallState::Early {
+            return Err(EndpointError::WrongState(c.state.name()));
+        }
+        c.state = CallState::Answered;
+        let id = c.invite_txn;
+        let resp = self.dialog_response(call, 200, Some(sdp));
+        self.respond(now, id, resp);
+        Ok(())
+    }
+
+    /// Refuses an unanswered call with a final status (300-699) and extra headers (e.g. Retry-After).
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: u16,
+        headers: &[(&str, &str)],
+    ) -> Result<(), EndpointError> {
+        let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
+        if c.state != CallState::Early {
+            return Err(EndpointError::WrongState(c.state.name()));
+        }
+        let id = c.invite_txn;
+        let mut resp = self.dialog_response(call, status.clamp(300, 699), None);
+        for (name, value) in headers {
+            resp.headers.push(*name, *value);
+        }
+        self.respond(now, id, resp);
+        self.end_call(call, EndReason::Rejected);
+        Ok(())
+    }
+
+    /// Ends the call from our side: BYE when answered (after the ACK, §15), 480 when not yet answered.
+    /// [`Event::Ended`] follows when the BYE completes.
+    pub fn hangup(&mut self, now: Instant, call: CallHandle) -> Result<(), EndpointError> {
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::UnknownCall)?;
+        match c.state {
+            CallState::Early => {
+                let id = c.invite_txn;
+                let resp = self.dialog_response(call, 480, None);
+                self.respond(now, id, resp);
+                self.end_call(call, EndReason::LocalBye);
+            }
+            CallState::Answered => c.bye_after_ack = true,
+            CallState::Confirmed => self.send_bye(now, call),
+            CallState::Terminating => {}
+        }
+        Ok(())
+    }
+
+    /// Answers the pending re-INVITE: 200 with `sdp`, or an error status (488 for an offer we cannot take).
+    pub fn answer_reoffer(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: u16,
+        sdp: Option<Vec<u8>>,
+    ) -> Result<(), EndpointError> {
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::UnknownCall)?;
+        let (id, req) = c.reinvite.take().ok_or(EndpointError::NoReoffer)?;
+        let transport = c.source.transport;
+        let local_tag = c.local_tag.clone();
+        let contact = self.contact(&transport);
+        let mut resp = self.response(&req, status, Some(&local_tag));
+        if (200..300).contains(&status) {
+            resp.headers.push("Contact", contact);
+            resp.headers.push("Allow", ALLOW);
+            if let Some(body) = sdp {
+                resp.headers.push("Content-Type", "application/sdp");
+                resp.body = body;
+            }
+            if let (Some(c), Ok(cseq)) = (self.calls.get_mut(&call), req_cseq(&req)) {
+                c.reinvite_ack = Some((cseq, id));
+            }
+        }
+        self.respond(now, id, resp);
+        Ok(())
+    }
+
+    // ---- inbound requests ----
+
+    fn on_request(&mut self, now: Instant, peer: Peer, mut req: Request) {
+        let info = match req.validate() {
+            Ok(info) => info,
+            Err(e) => {
+                if req.method != Method::Ack && req.headers.get("Via").is_some() {
+                    self.stats.bad_requests += 1;
+                    let mut resp = self.response(&req, 400, None);
+                    resp.reason = e.reason();
+                    tracing::debug!(%peer.addr, error = %e, "bad request: 400");
+                    self.transmits.push_back(Transmit {
+                        peer,
+                        data: resp.to_bytes(),
+                    });
+                }
+                return;
+            }
+        };
+        let reply_to = stamp_via(&mut req.headers, &info.via, &peer);
+        let key = TxnKey::server(&info.via, &req.method);
+
+        if req.method == Method::Ack {
+            if let Some(&id) = self.server_index.get(&key) {
+                if let Some(e) = self.txns.get_mut(&id) {
+                    if e.txn.state == State::Completed {
+                        e.txn.on_ack(now);
+                        self.schedule(id);
+                        return;
+                    }
+                }
+            }
+            self.on_ack(now, &info.call_id, info.to.tag(), info.cseq.seq, req.body);
+            return;
+        }
+        if let Some(&id) = self.server_index.get(&key) {
+            if let Some(e) = self.txns.get(&id) {
+                if let Some(data) = e.txn.on_retransmission() {
+                    self.transmits.push_back(Transmit {
+                        peer: e.txn.peer,
+                        data,
+                    });
+                }
+                return;
+            }
+        }
+        let kind = if req.method == Method::Invite {
+            Kind::InviteServer
+        } else {
+            Kind::NonInviteServer
+        };
+        let id = self.add_txn(
+            Transaction::server(kind, reply_to, self.values),
+            Some(key),
+            None,
+        );
+
+        if req.method == Method::Cancel {
+            return self.on_cancel(now, id, &req, &info.via);
+        }
+        if let Some(to_tag) = info.to.tag() {
+            let dialog = self
+                .dialogs
+                .get(&(info.call_id.clone(), to_tag.to_string()))
+                .copied();
+            return match dialog {
+                Some(call) => self.on_in_dialog(now, id, call, req, info.cseq.seq),
+                None => self.reply(now, id, &req, 481),
+            };
+        }
+        match req.method {
+            Method::Invite => self.on_invite(now, id, peer, req, info),
+            Method::Options => self.reply_options(now, id, &req),
+            Method::Bye | Method::Info | Method::Prack | Method::Update | Method::Notify => {
+                self.reply(now, id, &req, 481)
+            }
+            Method::Other(_) => self.reply(now, id, &req, 501),
+            _ => self.reply(now, id, &req, 405),
+        }
+    }
+
+    fn on_invite(
+        &mut self,
+        now: Instant,
+        id: TxnId,
+        peer: Peer,
+        req: Request,
+        info: crate::message::RequestInfo,
+    ) {
+        if let Some(retry) = self.draining {
+            let tag = self.new_tag();
+            let mut resp = self.response(&req, 503, Some(&tag));
+            resp.headers.push("Retry-After", retry.to_string());
+            return self.respond(now, id, resp);
+        }
+        let unsupported: Vec<&str> = req
+            .headers
+            .get_all("Require")
+            .into_iter()
+            .filter(|t| !SUPPORTED.iter().any(|s| s.eq_ignore_ascii_case(t)))
+            .collect();
+        if !unsupported.is_empty() {
+            let tag = self.new_tag();
+            let mut resp = self.response(&req, 420, Some(&tag));
+            resp.headers.push("Unsupported", unsupported.join(", "));
+            return self.respond(now, id, resp);
+        }
+        let has_body = !req.body.is_empty();
+        if has_body && !is_sdp(req.headers.get("Content-Type")) {
+            let tag = self.new_tag();
+            let mut resp = self.response(&req, 415, Some(&tag));
+            resp.headers.push("Accept", "application/sdp");
+            return self.respond(now, id, resp);
+        }
+        let trying = self.response(&req, 100, None);
+        self.respond(now, id, trying);
+
+        let handle = CallHandle(self.next_id());
+        let local_tag = self.new_tag();
+        let to_value = req.headers.get("To").unwrap_or_default();
+        let call = Call {
+            call_id: info.call_id.clone(),
+            local_tag: local_tag.clone(),
+            local_uri: format!("{to_value};tag={local_tag}"),
+            remote_uri: req.headers.get("From").unwrap_or_default().to_string(),
+            remote_seq: info.cseq.seq,
+            local_seq: self.rng.gen_range(1..1 << 30),
+            route_set: req
+                .headers
+                .get_all("Record-Route")
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            remote_target: contact_uri(&req.headers),
+            source: peer,
+            invite: req.clone(),
+            invite_txn: id,
+            state: CallState::Early,
+            bye_after_ack: false,
+            reinvite: None,
+            reinvite_ack: None,
+        };
+        self.calls.insert(handle, call);
+        self.dialogs
+            .insert((info.call_id.clone(), local_tag), handle);
+        if let Some(e) = self.txns.get_mut(&id) {
+            e.call = Some(handle);
+        }
+        self.events
+            .push_back(Event::IncomingCall(Box::new(IncomingCall {
+                handle,
+                call_id: info.call_id,
+                from: info.from,
+                to: info.to,
+                request_uri: req.uri.clone(),
+                offer: has_body.then(|| req.body.clone()),
+                source: peer,
+                request: req,
+            })));
+    }
+
+    fn on_cancel(&mut self, now: Instant, id: TxnId, req: &Request, via: &Via) {
+        let invite_key = TxnKey::server(via, &Method::Invite);
+        let target = self
+            .server_index
+            .get(&invite_key)
+            .and_then(|i| self.txns.get(i))
+            .map(|e| e.call);
+        let Some(call) = target else {
+            return self.reply(now, id, req, 481);
+        };
+        // §9.2: the CANCEL's response carries the To tag of the INVITE's responses.
+        let tag = call
+            .and_then(|c| self.calls.get(&c))
+            .map(|c| c.local_tag.clone());
+        let resp = self.response(req, 200, tag.as_deref());
+        self.respond(now, id, resp);
+        let Some(call) = call else { return };
+        if self
+            .calls
+            .get(&call)
+            .is_some_and(|c| c.state == CallState::Early)
+        {
+            let resp = self.dialog_response(call, 487, None);
+            if let Some(invite_txn) = self.calls.get(&call).map(|c| c.invite_txn) {
+                self.respond(now, invite_txn, resp);
+            }
+            self.end_call(call, EndReason::Cancelled);
+        }
+    }
+
+    fn on_in_dialog(&mut self, now: Instant, id: TxnId, call: CallHandle, req: Request, seq: u32) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return self.reply(now, id, &req, 481);
+        };
+        if seq <= c.remote_seq && req.method != Method::Invite || seq < c.remote_seq {
+            // §12.2.2: an out-of-order request.
+            return self.reply(now, id, &req, 500);
+        }
+        c.remote_seq = c.remote_seq.max(seq);
+        match req.method.clone() {
+            Method::Bye => {
+                self.reply(now, id, &req, 200);
+                if let Some((pending, r)) =
+                    self.calls.get_mut(&call).and_then(|c| c.reinvite.take())
+                {
+                    self.reply(now, pending, &r, 487);
+                }
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.state == CallState::Early)
+                {
+                    let resp = self.dialog_response(call, 487, None);
+                    if let Some(t) = self.calls.get(&call).map(|c| c.invite_txn) {
+                        self.respond(now, t, resp);
+                    }
+                }
+                self.end_call(call, EndReason::RemoteBye);
+            }
+            Method::Invite => {
+                if c.state == CallState::Early || c.reinvite.is_some() {
+                    // §14.2: an INVITE while another is still pending.
+                    let tag = c.local_tag.clone();
+                    let mut resp = self.response(&req, 500, Some(&tag));
+                    let secs = self.rng.gen_range(0..10).to_string();
+                    resp.headers.push("Retry-After", secs);
+                    return self.respond(now, id, resp);
+                }
+                if !req.body.is_empty() && !is_sdp(req.headers.get("Content-Type")) {
+                    return self.reply(now, id, &req, 415);
+                }
+                if let Some(target) = contact_uri(&req.headers) {
+                    c.remote_target = Some(target);
+                }
+                let offer = (!req.body.is_empty()).then(|| req.body.clone());
+                c.reinvite = Some((id, req.clone()));
+                let trying = self.response(&req, 100, None);
+                self.respond(now, id, trying);
+                self.events.push_back(Event::Reoffer { call, offer });
+            }
+            Method::Info => {
+                self.reply(now, id, &req, 200);
+                self.events.push_back(Event::Info {
+                    call,
+                    content_type: req
+                        .headers
+                        .get("Content-Type")
+                        .unwrap_or_default()
+                        .to_string(),
+                    body: req.body,
+                });
+            }
+            Method::Options => self.reply_options(now, id, &req),
+            Method::Other(_) => self.reply(now, id, &req, 501),
+            _ => self.reply(now, id, &req, 405),
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        to_tag: Option<&str>,
+        seq: u32,
+        body: Vec<u8>,
+    ) {
+        let Some(tag) = to_tag else { return };
+        let Some(&call) = self.dialogs.get(&(call_id.to_string(), tag.to_string())) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if let Some((ack_seq, txn)) = c.reinvite_ack {
+            if ack_seq == seq {
+                c.reinvite_ack = None;
+                if let Some(e) = self.txns.get_mut(&txn) {
+                    e.txn.on_2xx_ack();
+                }
+                self.schedule(txn);
+                return;
+            }
+        }
+        if c.state != CallState::Answered {
+            return; // a retransmitted ACK
+        }
+        c.state = CallState::Confirmed;
+        let txn = c.invite_txn;
+        let bye = c.bye_after_ack;
+        if let Some(e) = self.txns.get_mut(&txn) {
+            e.txn.on_2xx_ack();
+        }
+        self.schedule(txn);
+        self.events.push_back(Event::Confirmed {
+            call,
+            body: (!body.is_empty()).then_some(body),
+        });
+        if bye {
+            self.send_bye(now, call);
+        }
+    }
+
+    // ---- inbound responses ----
+
+    fn on_response(&mut self, now: Instant, resp: Response) {
+        let branch = resp
+            .headers
+            .get_all("Via")
+            .first()
+            .and_then(|v| Via::parse(v).ok())
+            .and_then(|v| v.branch().map(str::to_string));
+        let Some(id) = branch.and_then(|b| self.client_index.get(&b).copied()) else {
+            self.stats.stray_responses += 1;
+            return;
+        };
+        let Some(e) = self.txns.get_mut(&id) else {
+            return;
+        };
+        let first_final = e.txn.on_response(now, resp.status);
+        let call = e.call;
+        self.schedule(id);
+        if first_final {
+            if let Some(call) = call {
+                if self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.state == CallState::Terminating)
+                {
+                    self.end_call(call, EndReason::LocalBye);
+                }
+            }
+        }
+    }
+
+    // ---- timers ----
+
+    fn on_txn_timeout(&mut self, now: Instant, id: TxnId, kind: Kind, call: Option<CallHandle>) {
+        let Some(call) = call else { return };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        match kind {
+            Kind::InviteServer if c.invite_txn == id && c.state == CallState::Answered => {
+                tracing::info!(call_id = %c.call_id, "no ack for 200: ending the call");
+                // §13.3.1.4: the dialog is confirmed then ended at once with BYE.
+                self.send_bye(now, call);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.state = CallState::Terminating;
+                }
+                self.end_call(call, EndReason::AckTimeout);
+            }
+            Kind::NonInviteClient if c.state == CallState::Terminating => {
+                self.end_call(call, EndReason::TransportError);
+            }
+            _ => {}
+        }
+    }
+
+    // ---- building and sending ----
+
+    fn send_bye(&mut self, now: Instant, call: CallHandle) {
+        let local = self.config.local_addr;
+        let branch = self.new_branch();
+        let ua = self.config.user_agent.clone();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.state = CallState::Terminating;
+        c.local_seq += 1;
+        let fallback = Uri::sip(
+            None,
+            &c.source.addr.ip().to_string(),
+            Some(c.source.addr.port()),
+        );
+        let target = c.remote_target.clone().unwrap_or(fallback);
+        let routes: Vec<NameAddr> = c
+            .route_set
+            .iter()
+            .filter_map(|r| NameAddr::parse(r).ok())
+            .collect();
+        let (ruri, route_headers, next_hop) = match routes.first() {
+            Some(first) if first.uri.param("lr").is_some() => {
+                (target.clone(), c.route_set.clone(), first.uri.clone())
+            }
+            Some(first) => {
+                // Strict routing (§12.2.1.1): the first route becomes the Request-URI.
+                let mut rest: Vec<String> = c.route_set[1..].to_vec();
+                rest.push(format!("<{target}>"));
+                (first.uri.clone(), rest, first.uri.clone())
+            }
+            None => (target.clone(), Vec::new(), target),
+        };
+        let dest = resolve(&next_hop, &c.source);
+        let mut req = Request::new(Method::Bye, ruri);
+        req.headers.push(
+            "Via",
+            format!(
+                "SIP/2.0/{} {};branch={branch};rport",
+                dest.transport.as_str(),
+                local
+            ),
+        );
+        req.headers.push("Max-Forwards", "70");
+        for r in route_headers {
+            req.headers.push("Route", r);
+        }
+        req.headers.push("From", c.local_uri.clone());
+        req.headers.push("To", c.remote_uri.clone());
+        req.headers.push("Call-ID", c.call_id.clone());
+        req.headers.push("CSeq", format!("{} BYE", c.local_seq));
+        req.headers.push("User-Agent", ua);
+        let data = req.to_bytes();
+        let txn = Transaction::client(now, dest, data.clone(), self.values);
+        let id = self.add_txn(txn, None, Some(call));
+        self.client_index.insert(branch, id);
+        self.transmits.push_back(Transmit { peer: dest, data });
+    }
+
+    /// A response to the call's INVITE, with our tag, Contact and the Record-Route copied (§12.1.1).
+    fn dialog_response(&self, call: CallHandle, status: u16, sdp: Option<Vec<u8>>) -> Response {
+        let Some(c) = self.calls.get(&call) else {
+            return Response {
+                status,
+                reason: String::new(),
+                headers: Headers::new(),
+                body: Vec::new(),
+            };
+        };
+        let mut resp = self.response(&c.invite, status, Some(&c.local_tag));
+        if (101..300).contains(&status) {
+            for rr in c.invite.headers.get_lines("Record-Route") {
+                resp.headers.push("Record-Route", rr);
+            }
+            resp.headers
+                .push("Contact", self.contact(&req_transport(&c.source)));
+        }
+        if (200..300).contains(&status) {
+            resp.headers.push("Allow", ALLOW);
+        }
+        if let Some(body) = sdp {
+            resp.headers.push("Content-Type", "application/sdp");
+            resp.body = body;
+        }
+        resp
+    }
+
+    fn response(&self, req: &Request, status: u16, to_tag: Option<&str>) -> Response {
+        let mut resp = Response::for_request(req, status, to_tag);
+        resp.headers.push("Server", self.config.user_agent.clone());
+        resp
+    }
+
+    fn reply(&mut self, now: Instant, id: TxnId, req: &Request, status: u16) {
+        let tag = (status > 100).then(|| self.new_tag());
+        let mut resp = self.response(req, status, tag.as_deref());
+        if status == 405 {
+            resp.headers.push("Allow", ALLOW);
+        }
+        self.respond(now, id, resp);
+    }
+
+    fn reply_options(&mut self, now: Instant, id: TxnId, req: &Request) {
+        let tag = self.new_tag();
+        let mut resp = self.response(req, 200, Some(&tag));
+        resp.headers.push("Allow", ALLOW);
+        resp.headers.push("Accept", "application/sdp");
+        resp.headers.push("Accept-Encoding", "identity");
+        resp.headers.push("Accept-Language", "en");
+        self.respond(now, id, resp);
+    }
+
+    fn respond(&mut self, now: Instant, id: TxnId, resp: Response) {
+        let Some(e) = self.txns.get_mut(&id) else {
+            return;
+        };
+        let data = resp.to_bytes();
+        if e.txn.send_response(now, resp.status, &data) {
+            self.transmits.push_back(Transmit {
+                peer: e.txn.peer,
+                data,
+            });
+            self.schedule(id);
+        }
+    }
+
+    fn contact(&self, transport: &Transport) -> String {
+        let local = self.config.local_addr;
+        match transport {
+            Transport::Udp => format!("<sip:chorus@{local}>"),
+            t => format!(
+                "<sip:chorus@{local};transport={}>",
+                t.as_str().to_ascii_lowercase()
+            ),
+        }
+    }
+
+    fn end_call(&mut self, call: CallHandle, reason: EndReason) {
+        if let Some(c) = self.calls.remove(&call) {
+            self.dialogs.remove(&(c.call_id, c.local_tag));
+            self.events.push_back(Event::Ended { call, reason });
+        }
+    }
+
+    fn add_txn(
+        &mut self,
+        txn: Transaction,
+        key: Option<TxnKey>,
+        call: Option<CallHandle>,
+    ) -> TxnId {
+        let id = self.next_id();
+        if let Some(k) = &key {
+            self.server_index.insert(k.clone(), id);
+        }
+        self.txns.insert(id, TxnEntry { txn, key, call });
+        self.schedule(id);
+        id
+    }
+
+    fn remove_txn(&mut self, id: TxnId) {
+        if let Some(e) = self.txns.remove(&id) {
+            if let Some(k) = e.key {
+                if self.server_index.get(&k) == Some(&id) {
+                    self.server_index.remove(&k);
+                }
+            }
+            self.client_index.retain(|_, v| *v != id);
+        }
+    }
+
+    /// Queues the transaction's earliest deadline if it changed.
+    fn schedule(&mut self, id: TxnId) {
+        let Some(e) = self.txns.get_mut(&id) else {
+            return;
+        };
+        let next = e.txn.next_deadline();
+        if next != e.txn.scheduled {
+            e.txn.scheduled = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn new_tag(&mut self) -> String {
+        format!("{:016x}", self.rng.gen::<u64>())
+    }
+
+    fn new_branch(&mut self) -> String {
+        format!("z9hG4bK{:016x}", self.rng.gen::<u64>())
+    }
+}
+
+fn req_transport(p: &Peer) -> Transport {
+    p.transport
+}
+
+fn req_cseq(req: &Request) -> Result<u32, crate::ParseError> {
+    crate::message::CSeq::parse(req.headers.get("CSeq").unwrap_or_default()).map(|c| c.seq)
+}
+
+fn is_sdp(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/sdp"))
+    })
+}
+
+fn contact_uri(headers: &Headers) -> Option<Uri> {
+    let value = headers.get_all("Contact").first().copied()?;
+    NameAddr::parse(value).ok().map(|n| n.uri)
+}
+
+/// Adds `received` and fills `rport` in the top Via (§18.2.1, RFC 3581 §4) and gives where responses go
+/// (§18.2.2): the connection for streams; for UDP the source port when rport was asked, else the sent-by
+/// port, always at the source IP.
+fn stamp_via(headers: &mut Headers, via: &Via, source: &Peer) -> Peer {
+    let mut top = via.clone();
+    let ip = source.addr.ip();
+    let host = top.host.trim_start_matches('[').trim_end_matches(']');
+    if host.parse::<IpAddr>().ok() != Some(ip) {
+        top.params.set("received", Some(&ip.to_string()));
+    }
+    let rport = top.params.get("rport").is_some();
+    if rport {
+        top.params
+            .set("rport", Some(&source.addr.port().to_string()));
+    }
+    let mut vias: Vec<String> = headers
+        .get_lines("Via")
+        .flat_map(split_list)
+        .map(str::to_string)
+        .collect();
+    if let Some(first) = vias.first_mut() {
+        *first = top.to_string();
+    }
+    headers.remove("Via");
+    for v in vias.iter().rev() {
+        headers.push_front("Via", v.clone());
+    }
+    if source.transport.is_reliable() || rport {
+        *source
+    } else {
+        Peer::udp(SocketAddr::new(ip, via.port.unwrap_or(5060)))
+    }
+}
+
+/// Where to send a request whose next hop is `uri`. Chorus does no DNS (it sits behind a proxy that is
+/// reached by address): a host that is not an IP address falls back to the address the call came from.
+/// A stream connection to the same host is reused rather than opening one to a Contact port that may not
+/// listen.
+fn resolve(uri: &Uri, source: &Peer) -> Peer {
+    let host = uri.host().trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = host.parse::<IpAddr>() else {
+        return *source;
+    };
+    let transport = match uri.param("transport").flatten() {
+        Some(t) => Transport::parse(t).unwrap_or(Transport::Udp),
+        None if source.transport.is_reliable() && ip == source.addr.ip() => source.transport,
+        None => Transport::Udp,
+    };
+    let addr = SocketAddr::new(ip, uri.port().unwrap_or(5060));
+    if transport == source.transport && transport.is_reliable() && ip == source.addr.ip() {
+        return *source;
+    }
+    Peer {
+        transport,
+        addr,
+        conn: None,
+    }
+}
+
+/// A 400 for a request that did not parse but carries the headers a response needs (§8.2.6, §8.1.3.3):
+/// built from the raw lines, with the parse error as the reason phrase. `None` for anything else.
+fn salvage_400(data: &[u8], reason: &str, server: &str) -> Option<Vec<u8>> {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let start = lines.next()?;
+    let method = start.split(' ').next()?;
+    if method.is_empty()
+        || method.starts_with("SIP/")
+        || method == "ACK"
+        || !method.bytes().all(|b| b.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let mut out = String::new();
+    let mut found = [false; 5];
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        let slot = match name.to_ascii_lowercase().as_str() {
+            "via" | "v" => 0,
+            "from" | "f" => 1,
+            "to" | "t" => 2,
+            "call-id" | "i" => 3,
+            "cseq" => 4,
+            _ => continue,
+        };
+        let canonical = ["Via", "From", "To", "Call-ID", "CSeq"][slot];
+        found[slot] = true;
+        out.push_str(&format!("{canonical}: {}\r\n", value.trim()));
+    }
+    if !found.iter().all(|f| *f) {
+        return None;
+    }
+    let reason: String = reason.chars().filter(|c| !c.is_control()).collect();
+    Some(
+        format!("SIP/2.0 400 {reason}\r\n{out}Server: {server}\r\nContent-Length: 0\r\n\r\n")
+            .into_bytes(),
+    )
+}

@@ -24,6 +24,7 @@ pub mod framing;
 pub mod message;
 pub mod peer;
 pub mod sdp;
+mod transaction;
 pub mod transport;
 pub mod uri;
 
