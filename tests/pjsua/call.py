@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""One call from a real SIP user agent (PJSUA2) for the end-to-end media tests.
+
+Calls sip:USER@TARGET over UDP with no registration and a null sound device. Once media is active it
+plays --play (a WAV) into the call and records what the call sends to --record, then hangs up after
+--seconds, or with --wait-bye waits (at most --seconds) for the far end to hang up. Prints one JSON line:
+
+    {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
+
+Everything runs on the main thread (callbacks are delivered from libHandleEvents), and the process always
+ends: a hard alarm prints a result with an "error" and exits.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+import pjsua2 as pj
+
+RESULT = {
+    "connected": False,
+    "duration": 0.0,
+    "remote_bye": False,
+    "status": None,
+    "reason": "",
+    "media_active": False,
+    "codec": None,
+    "error": None,
+}
+
+
+def finish(code):
+    print(json.dumps(RESULT), flush=True)
+    # libDestroy can block on a wedged transport; the result is out, so leave without it.
+    os._exit(code)
+
+
+def on_alarm(_signum, _frame):
+    RESULT["error"] = "hard timeout"
+    finish(3)
+
+
+class Call(pj.Call):
+    def __init__(self, acc, args):
+        pj.Call.__init__(self, acc)
+        self.args = args
+        self.confirmed_at = None
+        self.disconnected = False
+        self.we_hung_up = False
+        self.player = None
+        self.recorder = None
+        self.media_at = None
+
+    def onCallState(self, prm):
+        ci = self.getInfo()
+        if ci.lastStatusCode:
+            RESULT["status"] = int(ci.lastStatusCode)
+            RESULT["reason"] = ci.lastReason
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.monotonic()
+            RESULT["connected"] = True
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+            if self.confirmed_at is not None:
+                RESULT["duration"] = round(time.monotonic() - self.confirmed_at, 3)
+                RESULT["remote_bye"] = not self.we_hung_up
+
+    def onCallMediaState(self, prm):
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
+                continue
+            if self.media_at is not None:
+                continue
+            aud = self.getAudioMedia(i)
+            if self.args.record:
+                self.recorder = pj.AudioMediaRecorder()
+                self.recorder.createRecorder(self.args.record)
+                aud.startTransmit(self.recorder)
+            if self.args.play:
+                self.player = pj.AudioMediaPlayer()
+                self.player.createPlayer(self.args.play, pj.PJMEDIA_FILE_NO_LOOP)
+                self.player.startTransmit(aud)
+            self.media_at = time.monotonic()
+            RESULT["media_active"] = True
+            try:
+                RESULT["codec"] = self.getStreamInfo(i).codecName
+            except pj.Error:
+                pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--target", required=True, help="HOST:PORT of the server")
+    ap.add_argument("--user", required=True, help="Request-URI user (the dialplan route)")
+    ap.add_argument("--play", help="WAV file to send into the call")
+    ap.add_argument("--record", help="WAV file to write what the call sends us")
+    ap.add_argument("--seconds", type=float, default=4.0, help="time in the call after media is up")
+    ap.add_argument("--wait-bye", action="store_true", help="wait for the far end to hang up")
+    ap.add_argument("--codec", choices=["PCMU", "PCMA"], help="offer only this codec")
+    ap.add_argument("--rtp-port", type=int, default=0, help="first local RTP port (0: any)")
+    ap.add_argument("--log-level", type=int, default=1)
+    args = ap.parse_args()
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(int(args.seconds) + 15)
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.uaConfig.threadCnt = 0
+    cfg.uaConfig.mainThreadOnly = True
+    cfg.uaConfig.userAgent = "chorus-e2e-pjsua"
+    cfg.logConfig.level = args.log_level
+    cfg.logConfig.consoleLevel = args.log_level
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.noVad = True
+    cfg.medConfig.ecTailLen = 0
+    ep.libInit(cfg)
+
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = "127.0.0.1"
+    tcfg.publicAddress = "127.0.0.1"
+    ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+
+    if args.codec:
+        wanted = args.codec + "/8000"
+        for c in ep.codecEnum2():
+            ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(wanted) else 0)
+
+    acfg = pj.AccountConfig()
+    acfg.idUri = "sip:pjsua@127.0.0.1"
+    acfg.mediaConfig.transportConfig.port = args.rtp_port
+    acfg.mediaConfig.transportConfig.portRange = 8 if args.rtp_port else 0
+    acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    acfg.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
+    acfg.natConfig.iceEnabled = False
+    acc = pj.Account()
+    acc.create(acfg)
+
+    call = Call(acc, args)
+    prm = pj.CallOpParam(True)
+    try:
+        call.makeCall("sip:%s@%s" % (args.user, args.target), prm)
+    except pj.Error as e:
+        RESULT["error"] = "makeCall: %s" % e.info()
+        finish(2)
+
+    start = time.monotonic()
+    setup_limit = start + 5.0
+    while not call.disconnected:
+        ep.libHandleEvents(10)
+        now = time.monotonic()
+        if call.media_at is None:
+            if now > setup_limit and call.confirmed_at is None:
+                RESULT["error"] = "no answer within 5 s"
+                break
+            continue
+        if now - call.media_at >= args.seconds:
+            if args.wait_bye:
+                RESULT["error"] = "no BYE within %.1f s" % args.seconds
+            break
+
+    if call.media_at is not None:
+        RESULT["media_at"] = round(call.media_at - start, 3)
+    if not call.disconnected:
+        call.we_hung_up = True
+        try:
+            call.hangup(pj.CallOpParam(True))
+        except pj.Error as e:
+            RESULT["error"] = RESULT["error"] or "hangup: %s" % e.info()
+        # Let the BYE and its 200 go through, and the recorder close its file.
+        limit = time.monotonic() + 2.0
+        while not call.disconnected and time.monotonic() < limit:
+            ep.libHandleEvents(10)
+    # Deleting the recorder queues its removal from the conference bridge; the bridge's clock thread then
+    # destroys the port, which writes the WAV header. Give it a few frames before leaving.
+    call.player = None
+    call.recorder = None
+    limit = time.monotonic() + 0.3
+    while time.monotonic() < limit:
+        ep.libHandleEvents(10)
+    finish(0 if RESULT["error"] is None else 1)
+
+
+if __name__ == "__main__":
+    main()
