@@ -33,7 +33,7 @@ enum Wake {
 /// One call's RTP stream over a socket from the pool.
 pub struct MediaStream {
     // Field order is drop order: the socket closes before `_port` returns its port to the pool.
-    socket: Result<tokio::net::UdpSocket, (io::ErrorKind, String)>,
+    socket: Socket,
     _port: MediaSocket,
     session: RtpSession,
     pacer: Pacer,
@@ -62,14 +62,14 @@ impl MediaStream {
     /// socket cannot be registered with it, [`MediaStream::next`] returns that error.
     pub fn new(mut socket: MediaSocket, cfg: SessionConfig, now: Instant) -> MediaStream {
         let local_port = socket.port();
-        let tokio_socket = match socket.take_socket() {
-            Some(std_socket) => tokio::net::UdpSocket::from_std(std_socket)
-                .map_err(|e| (e.kind(), format!("rtp socket: {e}"))),
-            None => Err((
+        let mut tokio_socket = match socket.take_socket() {
+            Some(std_socket) => Socket::Std(std_socket),
+            None => Socket::Failed(
                 io::ErrorKind::NotConnected,
                 "rtp socket already taken".into(),
-            )),
+            ),
         };
+        tokio_socket.register();
         let samples_per_frame = cfg.codec.samples_per_frame(cfg.ptime_ms);
         MediaStream {
             socket: tokio_socket,
@@ -95,7 +95,7 @@ impl MediaStream {
                 return Ok(MediaEvent::Tick);
             }
             let deadline = tokio::time::Instant::from_std(self.pacer.next_deadline());
-            let socket = usable(&self.socket)?;
+            let socket = self.socket.usable()?;
             // Both futures are cancel-safe, and all state changes happen after one completes.
             let wake = tokio::select! {
                 biased;
@@ -142,7 +142,7 @@ impl MediaStream {
     /// off, nothing is sent but the RTP timestamp still advances, so resuming is seamless. A refused
     /// send is counted, not returned: a peer closing its port must not end the call.
     pub async fn send_frame(&mut self, pcm: &[i16]) -> io::Result<()> {
-        let socket = usable(&self.socket)?;
+        let socket = self.socket.usable()?;
         let target = match self.session.send_target() {
             Some(t) if self.sending => t,
             _ => {
@@ -222,10 +222,38 @@ fn is_transient(e: &io::Error) -> bool {
     )
 }
 
-fn usable(
-    socket: &Result<tokio::net::UdpSocket, (io::ErrorKind, String)>,
-) -> io::Result<&tokio::net::UdpSocket> {
-    socket
-        .as_ref()
-        .map_err(|(kind, msg)| io::Error::new(*kind, msg.clone()))
+/// The stream's socket, registered with tokio as soon as a runtime is at hand.
+enum Socket {
+    /// Not yet registered: `MediaStream::new` ran outside a runtime.
+    Std(std::net::UdpSocket),
+    Tokio(tokio::net::UdpSocket),
+    /// Registration failed; every use reports it.
+    Failed(io::ErrorKind, String),
+}
+
+impl Socket {
+    /// Converts to a tokio socket if a runtime is current (`from_std` panics without one).
+    fn register(&mut self) {
+        if !matches!(self, Socket::Std(_)) || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let placeholder = Socket::Failed(io::ErrorKind::Other, String::new());
+        if let Socket::Std(std_socket) = std::mem::replace(self, placeholder) {
+            *self = match tokio::net::UdpSocket::from_std(std_socket) {
+                Ok(s) => Socket::Tokio(s),
+                Err(e) => Socket::Failed(e.kind(), format!("rtp socket: {e}")),
+            };
+        }
+    }
+
+    fn usable(&mut self) -> io::Result<&tokio::net::UdpSocket> {
+        self.register();
+        match self {
+            Socket::Tokio(s) => Ok(s),
+            Socket::Std(_) => Err(io::Error::other(
+                "rtp stream polled outside a tokio runtime",
+            )),
+            Socket::Failed(kind, msg) => Err(io::Error::new(*kind, msg.clone())),
+        }
+    }
 }
