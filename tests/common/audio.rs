@@ -129,3 +129,35 @@ pub fn write_tone(path: &Path, rate: u32, freq: f64, seconds: f64, amplitude: f6
     }
     w.finalize().unwrap();
 }
+
+/// How alike the loudness envelopes (20 ms frame RMS) of two recordings are: the best Pearson correlation
+/// over lags of `b` against `a` up to `max_lag` seconds either way. 1.0 is the same shape.
+pub fn envelope_similarity(a: &Audio, b: &Audio, max_lag: f64) -> f64 {
+    let ea = a.frame_rms();
+    let eb = b.frame_rms();
+    let max_lag = (max_lag * 50.0) as isize;
+    let mut best = f64::MIN;
+    for lag in -max_lag..=max_lag {
+        let pairs: Vec<(f64, f64)> = (0..ea.len() as isize)
+            .filter_map(|i| {
+                let j = i + lag;
+                (j >= 0 && (j as usize) < eb.len()).then(|| (ea[i as usize], eb[j as usize]))
+            })
+            .collect();
+        if pairs.len() < 25 {
+            continue;
+        }
+        let n = pairs.len() as f64;
+        let (ma, mb) = (
+            pairs.iter().map(|p| p.0).sum::<f64>() / n,
+            pairs.iter().map(|p| p.1).sum::<f64>() / n,
+        );
+        let cov: f64 = pairs.iter().map(|p| (p.0 - ma) * (p.1 - mb)).sum();
+        let va: f64 = pairs.iter().map(|p| (p.0 - ma).powi(2)).sum();
+        let vb: f64 = pairs.iter().map(|p| (p.1 - mb).powi(2)).sum();
+        if va > 0.0 && vb > 0.0 {
+            best = best.max(cov / (va * vb).sqrt());
+        }
+    }
+    best
+}
