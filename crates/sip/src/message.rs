@@ -342,9 +342,19 @@ impl Message {
             headers.push(name, value.trim());
         }
 
-        let body = match headers.get("Content-Length") {
-            Some(v) => {
-                let len: usize = v.trim().parse().map_err(|_| ParseError::BadContentLength)?;
+        let content_length = {
+            let mut lengths = headers.get_lines("Content-Length").map(str::trim);
+            let first = lengths.next();
+            // Two different lengths leave no way to find the body (RFC 4475 §3.3.9).
+            if first.is_some_and(|first| lengths.any(|other| other != first)) {
+                return Err(ParseError::BadContentLength);
+            }
+            first
+                .map(|v| v.parse::<usize>().map_err(|_| ParseError::BadContentLength))
+                .transpose()?
+        };
+        let body = match content_length {
+            Some(len) => {
                 if len > rest.len() {
                     return Err(ParseError::BadContentLength);
                 }
@@ -374,6 +384,12 @@ impl Message {
         };
         if !version.eq_ignore_ascii_case("SIP/2.0") {
             return Err(ParseError::BadStartLine);
+        }
+        // `?` is legal in the user part, so only a `?` after the host starts URI headers, which a
+        // Request-URI must not have (RFC 3261 §19.1.5, RFC 4475 §3.1.2.11).
+        let after_user = uri.find('@').map_or(uri, |at| &uri[at + 1..]);
+        if after_user.contains('?') {
+            return Err(ParseError::BadUri("headers in request-uri"));
         }
         Ok(Message::Request(Request {
             method: Method::parse(method)?,
@@ -462,6 +478,12 @@ impl Request {
     /// Checks the headers every request must carry (RFC 3261 §8.1.1) and gives them structure.
     /// An error here is answered with 400 and the error's reason phrase.
     pub fn validate(&self) -> Result<RequestInfo, ParseError> {
+        // These are not comma lists: two of them leave the request ambiguous (RFC 4475 §3.3.8).
+        for name in ["From", "To", "Call-ID", "CSeq", "Max-Forwards"] {
+            if self.headers.get_lines(name).nth(1).is_some() {
+                return Err(ParseError::BadHeader(name));
+            }
+        }
         let via = self
             .headers
             .get_all("Via")
@@ -756,6 +778,9 @@ impl Via {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
+        if !params.is_empty() && params[1..].split(';').any(|p| p.trim().is_empty()) {
+            return Err(bad);
+        }
         let sent_by: String = sent_by.split_whitespace().collect();
         let (host, port) = split_host_port(&sent_by).map_err(|_| bad)?;
         Ok(Via {
@@ -802,11 +827,25 @@ impl NameAddr {
                 .map(|i| i + lt)
                 .ok_or(ParseError::BadUri("unclosed <"))?;
             let display = s[..lt].trim();
-            let display = display
-                .strip_prefix('"')
-                .and_then(|d| d.strip_suffix('"'))
-                .unwrap_or(display);
-            let uri = Uri::parse(&s[lt + 1..gt])?;
+            let display = match display.strip_prefix('"') {
+                Some(quoted) => quoted
+                    .strip_suffix('"')
+                    .ok_or(ParseError::BadUri("unbalanced quote"))?,
+                // An unquoted display name is tokens and LWS only (RFC 4475 §3.1.2.15 baddn).
+                None if display
+                    .bytes()
+                    .all(|b| is_token_char(b) || b == b' ' || b == b'\t') =>
+                {
+                    display
+                }
+                None => return Err(ParseError::BadUri("display name needs quotes")),
+            };
+            let inner = &s[lt + 1..gt];
+            // No LWS between the brackets and the URI (RFC 4475 §3.1.2.14 badaspec).
+            if inner.starts_with([' ', '\t']) || inner.ends_with([' ', '\t']) {
+                return Err(ParseError::BadUri("whitespace inside <>"));
+            }
+            let uri = Uri::parse(inner)?;
             Ok(NameAddr {
                 display: (!display.is_empty()).then(|| display.to_string()),
                 uri,
@@ -818,6 +857,10 @@ impl NameAddr {
                 Some(i) => (&s[..i], &s[i..]),
                 None => (s, ""),
             };
+            // A URI with headers or a comma must be in <> (RFC 3261 §20.10, RFC 4475 §3.1.2.13).
+            if uri.contains(['?', ',']) {
+                return Err(ParseError::BadUri("addr-spec needs <>"));
+            }
             Ok(NameAddr {
                 display: None,
                 uri: Uri::parse(uri)?,
