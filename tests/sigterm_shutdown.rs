@@ -55,6 +55,7 @@ fn sigterm_hangs_up_calls_and_exits_zero() {
     });
     match refused {
         Some(r) => {
+            eprintln!("INVITE during shutdown: {}", r.start);
             assert_eq!(r.status(), Some(503), "INVITE during shutdown: {r:?}");
             let mut ack = late.clone();
             ack.to_tag = r.to_tag();
