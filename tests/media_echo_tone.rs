@@ -79,6 +79,10 @@ fn echo_tone(codec: &str) {
         "1 kHz is not dominant in the echo ({codec}): {dominance:.1}x the power at 600/1400 Hz"
     );
     let level = common::audio::rms(body);
+    eprintln!(
+        "{codec}: echo from {start:.2} s, {quiet}/{} quiet frames, dominance {dominance:.0}, level {level:.0}",
+        frames.len()
+    );
     assert!(level > 4000.0, "echo level {level:.0} RMS ({codec})");
 
     let log = chorus.wait_call_log(1, Duration::from_secs(5));

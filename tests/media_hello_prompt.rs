@@ -50,6 +50,7 @@ fn hello_prompt_is_heard_then_chorus_hangs_up() {
         prompt.loud_seconds(SPEECH)
     );
     let similarity = envelope_similarity(&prompt, &audio, 1.0);
+    eprintln!("heard {speech:.2} s of speech, envelope correlation {similarity:.2}, BYE after {duration:.2} s");
     assert!(
         similarity > 0.8,
         "what was heard does not follow the prompt's loudness (correlation {similarity:.2})"

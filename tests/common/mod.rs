@@ -356,6 +356,8 @@ pub struct SippRun {
     pub errors: String,
     /// The `-trace_msg` file: every message sent and received.
     pub messages: String,
+    /// SIPp's working directory (kept when the run failed).
+    pub dir: PathBuf,
 }
 
 impl SippRun {
@@ -376,8 +378,9 @@ impl std::fmt::Display for SippRun {
         };
         write!(
             f,
-            "exit status: {:?}\n---- sipp errors ----\n{}\n---- sipp stderr ----\n{}\n---- sipp messages (tail) ----\n{}\n---- sipp screen (tail) ----\n{}",
+            "exit status: {:?} (files in {})\n---- sipp errors ----\n{}\n---- sipp stderr ----\n{}\n---- sipp messages (tail) ----\n{}\n---- sipp screen (tail) ----\n{}",
             self.status,
+            self.dir.display(),
             self.errors,
             self.stderr,
             tail(&self.messages, 6000),
@@ -450,6 +453,7 @@ pub fn sipp(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         errors: read("errors.log"),
         messages: read("messages.log"),
+        dir: dir.clone(),
     };
     if run.status == Some(0) {
         let _ = std::fs::remove_dir_all(&dir);
