@@ -32,7 +32,7 @@ case "$mode" in
     c0=$(cpu); t0=$(date +%s.%N)
     sipp 127.0.0.1:$port -sf benches/sipp/quick_uac.xml -s quick -r "$rate" -m "$calls" -l 2000 \
       -i 127.0.0.1 -p 5091 -nostdin -timeout 120s -timeout_error -trace_stat -stf "$work/stat.csv" \
-      -fd 1 -bg_no -trace_err -error_file "$work/err.log" >/dev/null 2>&1 || true
+      -fd 1 -trace_err -error_file "$work/err.log" >/dev/null 2>&1 || true
     t1=$(date +%s.%N); c1=$(cpu)
     ;;
   echo)
