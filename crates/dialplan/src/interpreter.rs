@@ -28,7 +28,10 @@ pub trait CallMedia: Send {
     /// Plays a prompt to the caller in real time.
     fn play(&mut self, prompt: &Prompt) -> impl Future<Output = Result<(), MediaError>> + Send;
     /// Sends back what the caller sends, for at most `max` (until the caller hangs up when `None`).
-    fn echo(&mut self, max: Option<Duration>) -> impl Future<Output = Result<(), MediaError>> + Send;
+    fn echo(
+        &mut self,
+        max: Option<Duration>,
+    ) -> impl Future<Output = Result<(), MediaError>> + Send;
     /// Waits, sending silence once answered.
     fn pause(&mut self, d: Duration) -> impl Future<Output = Result<(), MediaError>> + Send;
     /// Ends the call from our side.
@@ -128,7 +131,8 @@ mod tests {
             }
         }
         fn note(&mut self, what: impl Into<String>) {
-            self.log.push((self.start.elapsed().as_millis(), what.into()));
+            self.log
+                .push((self.start.elapsed().as_millis(), what.into()));
         }
         async fn wait(&mut self, d: Duration) -> Result<(), MediaError> {
             let end = Instant::now() + d;
@@ -253,7 +257,10 @@ mod tests {
         .unwrap();
         let mut call = FakeCall::new(None);
         let out = run(plan.route("x").unwrap().0, &prompts(), &mut call).await;
-        assert!(matches!(out, Outcome::Failed(ref r) if r.contains("nosuch")), "{out:?}");
+        assert!(
+            matches!(out, Outcome::Failed(ref r) if r.contains("nosuch")),
+            "{out:?}"
+        );
         assert_eq!(call.log.last().map(|l| l.1.as_str()), Some("hangup"));
     }
 }

@@ -25,7 +25,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
@@ -156,7 +160,10 @@ impl Dialplan {
             };
             let name = r.name.unwrap_or_else(|| format!("route{}", i + 1));
             if names.insert(name.clone(), ()).is_some() {
-                errors.push(at(&route.referenced, format!("duplicate route name '{name}'")));
+                errors.push(at(
+                    &route.referenced,
+                    format!("duplicate route name '{name}'"),
+                ));
             }
             let mut steps = Vec::new();
             for step in r.steps {
@@ -186,7 +193,10 @@ impl Dialplan {
                             None => Vec::new(),
                         };
                         if names.is_empty() {
-                            Err(at(&step.referenced, "play needs at least one prompt".into()))
+                            Err(at(
+                                &step.referenced,
+                                "play needs at least one prompt".into(),
+                            ))
                         } else if let Some(m) = missing.first() {
                             Err(at(
                                 &step.referenced,
@@ -262,7 +272,9 @@ fn first_line(s: &str) -> String {
 /// Parses `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let value: f64 = num
         .parse()
@@ -318,7 +330,10 @@ mod tests {
         );
         assert!(plan.route("echo2").is_none());
         assert!(plan.route("xecho").is_none());
-        assert_eq!(plan.route("echo").unwrap().0.steps, vec![Step::Answer, Step::Echo(None)]);
+        assert_eq!(
+            plan.route("echo").unwrap().0.steps,
+            vec![Step::Answer, Step::Echo(None)]
+        );
     }
 
     #[test]
@@ -332,9 +347,13 @@ mod tests {
         let bad_dur = "routes:\n  - match: a\n    steps:\n      - ring: 5 parsecs\n";
         let errs = Dialplan::parse("d.yaml", bad_dur, None).unwrap_err();
         assert_eq!(errs[0].line, 4, "{errs:?}");
-        assert!(errs[0].message.contains("invalid duration unit"), "{errs:?}");
+        assert!(
+            errs[0].message.contains("invalid duration unit"),
+            "{errs:?}"
+        );
 
-        let bad_re = "routes:\n  - match: '('\n    steps: [answer]\n  - match: ')'\n    steps: [answer]\n";
+        let bad_re =
+            "routes:\n  - match: '('\n    steps: [answer]\n  - match: ')'\n    steps: [answer]\n";
         let errs = Dialplan::parse("r.yaml", bad_re, None).unwrap_err();
         assert_eq!(errs.len(), 2, "all errors reported: {errs:?}");
         assert_eq!((errs[0].line, errs[1].line), (2, 4), "{errs:?}");

@@ -177,10 +177,22 @@ mod tests {
         assert!(Arc::ptr_eq(&a1.samples, &a2.samples));
         assert_eq!(&*a1.samples, &[1, 2, 3]);
         assert_eq!(&*cache.get("st", 8000).unwrap().samples, &[200, -200]);
-        assert!(matches!(cache.get("wide", 8000), Err(PromptError::UnsupportedRate { .. })));
-        assert!(matches!(cache.get("junk", 8000), Err(PromptError::Decode { .. })));
-        assert!(matches!(cache.get("none", 8000), Err(PromptError::NotFound(_))));
-        assert!(matches!(cache.get("../a", 8000), Err(PromptError::NotFound(_))));
+        assert!(matches!(
+            cache.get("wide", 8000),
+            Err(PromptError::UnsupportedRate { .. })
+        ));
+        assert!(matches!(
+            cache.get("junk", 8000),
+            Err(PromptError::Decode { .. })
+        ));
+        assert!(matches!(
+            cache.get("none", 8000),
+            Err(PromptError::NotFound(_))
+        ));
+        assert!(matches!(
+            cache.get("../a", 8000),
+            Err(PromptError::NotFound(_))
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -74,7 +74,12 @@ impl CallLog {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+        self.file = Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?,
+        );
         Ok(())
     }
 
@@ -95,12 +100,10 @@ impl CallLog {
         };
         if let Err(e) = first {
             tracing::warn!(error = %e, path = %self.path.display(), "call log write failed; reopening");
-            let retry = self
-                .reopen()
-                .and_then(|()| match self.file.as_mut() {
-                    Some(f) => f.write_all(&line),
-                    None => Err(std::io::Error::other("call log not open")),
-                });
+            let retry = self.reopen().and_then(|()| match self.file.as_mut() {
+                Some(f) => f.write_all(&line),
+                None => Err(std::io::Error::other("call log not open")),
+            });
             if let Err(e) = retry {
                 tracing::error!(error = %e, path = %self.path.display(), call_id = %record.call_id, "call log line lost");
             }

@@ -235,7 +235,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("chorus-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("c.yaml");
-        std::fs::write(&file, "sip: 127.0.0.1:5070\nrtp_ports: 30000-30099\nrecordings: /tmp/r\nmax_calls: 7\n").unwrap();
+        std::fs::write(
+            &file,
+            "sip: 127.0.0.1:5070\nrtp_ports: 30000-30099\nrecordings: /tmp/r\nmax_calls: 7\n",
+        )
+        .unwrap();
         let flags = Flags {
             config: Some(file.clone()),
             sip: Some("127.0.0.1:5080".into()),

@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "chorus", version, about = "Chorus SIP media server: IVR, DTMF, recording, conferences")]
+#[command(
+    name = "chorus",
+    version,
+    about = "Chorus SIP media server: IVR, DTMF, recording, conferences"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -260,12 +260,20 @@ impl Server {
                 let result = match offer {
                     Some(offer) => match sdp::answer(&offer, &entry.local) {
                         Ok(n) => {
-                            let hold = matches!(n.direction, Direction::RecvOnly | Direction::Inactive)
-                                || n.remote_rtp.is_none();
+                            let hold =
+                                matches!(n.direction, Direction::RecvOnly | Direction::Inactive)
+                                    || n.remote_rtp.is_none();
                             let _ = entry.signals.send(Signal::Hold(hold));
-                            self.endpoint.answer_reoffer(now, call, 200, Some(n.answer.into_bytes()))
+                            self.endpoint.answer_reoffer(
+                                now,
+                                call,
+                                200,
+                                Some(n.answer.into_bytes()),
+                            )
                         }
-                        Err(e) => self.endpoint.answer_reoffer(now, call, e.status_code(), None),
+                        Err(e) => self
+                            .endpoint
+                            .answer_reoffer(now, call, e.status_code(), None),
                     },
                     None => self.endpoint.answer_reoffer(
                         now,
@@ -278,7 +286,9 @@ impl Server {
                     tracing::debug!(error = %e, "re-offer not answered");
                 }
             }
-            Event::Info { call, content_type, .. } => {
+            Event::Info {
+                call, content_type, ..
+            } => {
                 tracing::debug!(?call, %content_type, "info received");
             }
             Event::Ended { call, reason } => {
@@ -308,11 +318,12 @@ impl Server {
             vars: Default::default(),
         };
         let user = ic.request_uri.user().unwrap_or_default().to_string();
-        let reject = |server: &mut Server, mut record: CallRecord, status: u16, headers: &[(&str, &str)]| {
-            let _ = server.endpoint.reject(now, ic.handle, status, headers);
-            record.status = Some(status);
-            server.finish(record, Some("rejected"), None);
-        };
+        let reject =
+            |server: &mut Server, mut record: CallRecord, status: u16, headers: &[(&str, &str)]| {
+                let _ = server.endpoint.reject(now, ic.handle, status, headers);
+                record.status = Some(status);
+                server.finish(record, Some("rejected"), None);
+            };
         if self.shutting_down {
             return reject(self, record, 503, &[("Retry-After", "30")]);
         }
@@ -436,7 +447,12 @@ impl Server {
         }
     }
 
-    fn finish(&mut self, mut record: CallRecord, ending: Option<&'static str>, reason: Option<EndReason>) {
+    fn finish(
+        &mut self,
+        mut record: CallRecord,
+        ending: Option<&'static str>,
+        reason: Option<EndReason>,
+    ) {
         record.ended_at = Some(SystemTime::now());
         record.end_reason = ending
             .unwrap_or(match reason {
@@ -456,7 +472,11 @@ impl Server {
     }
 
     fn begin_shutdown(&mut self, why: &str) {
-        tracing::info!(signal = why, calls = self.calls.len(), "shutting down: ending calls");
+        tracing::info!(
+            signal = why,
+            calls = self.calls.len(),
+            "shutting down: ending calls"
+        );
         self.shutting_down = true;
         self.endpoint.set_draining(Some(30));
         let now = std::time::Instant::now();
