@@ -112,12 +112,17 @@ impl PortAllocator {
                 continue;
             }
             let addr = SocketAddr::new(ip, port);
-            match UdpSocket::bind(addr).and_then(|s| s.set_nonblocking(true).map(|()| s)) {
-                Ok(socket) => {
+            // RTP on the even port, RTCP on the odd one above it (RFC 3550 §11): both or neither.
+            let pair = bind_nonblocking(addr).and_then(|rtp| {
+                bind_nonblocking(SocketAddr::new(ip, port + 1)).map(|rtcp| (rtp, rtcp))
+            });
+            match pair {
+                Ok((socket, rtcp)) => {
                     pool.in_use.insert(port);
                     pool.next = (index + 1) % pool.pairs;
                     return Ok(MediaSocket {
                         socket: Some(socket),
+                        rtcp: Some(rtcp),
                         port,
                         pool: self.pool.clone(),
                     });
@@ -142,12 +147,20 @@ impl PortAllocator {
     }
 }
 
-/// A bound RTP socket; dropping it returns its port to the pool.
+/// A bound RTP socket and its RTCP socket one port above; dropping it returns the pair to the pool.
 pub struct MediaSocket {
     /// Taken by the stream that converts it to a tokio socket.
     socket: Option<UdpSocket>,
+    /// The RTCP socket on `port + 1`.
+    rtcp: Option<UdpSocket>,
     port: u16,
     pool: Arc<Mutex<Pool>>,
+}
+
+fn bind_nonblocking(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(addr)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
 }
 
 impl MediaSocket {
@@ -171,6 +184,12 @@ impl MediaSocket {
     pub(crate) fn take_socket(&mut self) -> Option<UdpSocket> {
         self.socket.take()
     }
+
+    /// Takes the std RTCP socket (port + 1) out; the pair stays allocated until `self` is dropped.
+    #[allow(dead_code)] // used once RTCP is wired into the stream
+    pub(crate) fn take_rtcp_socket(&mut self) -> Option<UdpSocket> {
+        self.rtcp.take()
+    }
 }
 
 impl fmt::Debug for MediaSocket {
@@ -185,6 +204,7 @@ impl Drop for MediaSocket {
     fn drop(&mut self) {
         // Close the socket before the port becomes available again.
         self.socket.take();
+        self.rtcp.take();
         lock(&self.pool).in_use.remove(&self.port);
     }
 }
