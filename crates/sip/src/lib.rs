@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod dtmf_info;
 pub mod endpoint;
 pub mod error;
 pub mod framing;
