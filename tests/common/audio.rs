@@ -161,3 +161,14 @@ pub fn envelope_similarity(a: &Audio, b: &Audio, max_lag: f64) -> f64 {
     }
     best
 }
+
+/// The share of the signal's power that is at `freq` (Goertzel power against mean square): 1.0 for a
+/// pure tone whole periods long, near 0 when `freq` is absent. Unlike [`tone_dominance`] it compares
+/// against every other frequency, aliases and codec noise included.
+pub fn tone_share(samples: &[i16], rate: u32, freq: f64) -> f64 {
+    let ms = rms(samples).powi(2);
+    if ms == 0.0 {
+        return 0.0;
+    }
+    2.0 * goertzel(samples, rate, freq) / ms
+}

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod audio;
+pub mod pcap;
 pub mod rtp;
 pub mod sip;
 
@@ -401,8 +402,46 @@ pub fn sipp(
     extra: &[&str],
     timeout: Duration,
 ) -> SippRun {
+    sipp_with_files(
+        scenario_name,
+        target,
+        service,
+        transport,
+        calls,
+        extra,
+        timeout,
+        &[],
+    )
+}
+
+/// A file in `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+/// Like [`sipp`], first copying `files` into SIPp's working directory: scenarios name the pcaps they
+/// play (`play_pcap_audio="dtmf_2833_1.pcap"`) relative to it, as SIPp reads them when it loads the
+/// scenario, before any variable could say where they are.
+#[allow(clippy::too_many_arguments)]
+pub fn sipp_with_files(
+    scenario_name: &str,
+    target: SocketAddr,
+    service: &str,
+    transport: Transport,
+    calls: u32,
+    extra: &[&str],
+    timeout: Duration,
+    files: &[&Path],
+) -> SippRun {
     require("sipp", "Debian package sip-tester");
     let dir = scratch_dir("sipp");
+    for f in files {
+        let name = f
+            .file_name()
+            .unwrap_or_else(|| panic!("{} has no file name", f.display()));
+        std::fs::copy(f, dir.join(name))
+            .unwrap_or_else(|e| panic!("copy {} for sipp: {e}", f.display()));
+    }
     let port = free_sip_port();
     let media = free_udp_block(4);
     let scenario = scenario(scenario_name);
@@ -530,12 +569,18 @@ pub struct PjCall<'a> {
     pub seconds: f64,
     /// Wait for the remote end to hang up instead of hanging up ourselves.
     pub wait_bye: bool,
-    /// Offer only this codec (`PCMU` or `PCMA`).
+    /// Offer only this codec (`PCMU`, `PCMA` or `G722`).
     pub codec: Option<&'a str>,
 }
 
 /// Runs `tests/pjsua/call.py` against `target` and returns its JSON result line.
 pub fn pjsua_call(target: SocketAddr, call: &PjCall) -> serde_json::Value {
+    pjsua_call_args(target, call, &[])
+}
+
+/// Like [`pjsua_call`], appending `extra` to call.py's command line (`--dtmf 123`,
+/// `--dtmf-method info`, `--prefer G722`, `--clock-rate 16000`; see `call.py --help`).
+pub fn pjsua_call_args(target: SocketAddr, call: &PjCall, extra: &[&str]) -> serde_json::Value {
     require_pjsua2();
     let script = repo_root().join("tests/pjsua/call.py");
     let rtp = free_udp_block(8);
@@ -562,6 +607,7 @@ pub fn pjsua_call(target: SocketAddr, call: &PjCall) -> serde_json::Value {
     if let Some(c) = call.codec {
         cmd.args(["--codec", c]);
     }
+    cmd.args(extra);
     let limit = Duration::from_secs_f64(call.seconds + 20.0);
     let out = run_with_timeout(cmd, limit, "pjsua call.py");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -3,7 +3,9 @@
 
 Calls sip:USER@TARGET over UDP with no registration and a null sound device. Once media is active it
 plays --play (a WAV) into the call and records what the call sends to --record, then hangs up after
---seconds, or with --wait-bye waits (at most --seconds) for the far end to hang up. Prints one JSON line:
+--seconds, or with --wait-bye waits (at most --seconds) for the far end to hang up. With --dtmf it dials
+those keys --dtmf-at seconds after media is up, as RFC 2833/4733 events or as SIP INFO (--dtmf-method).
+--clock-rate 16000 runs the media (and so the recorder) at 16 kHz for wideband codecs. Prints one JSON line:
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
 
@@ -28,6 +30,7 @@ RESULT = {
     "reason": "",
     "media_active": False,
     "codec": None,
+    "dtmf_sent": None,
     "error": None,
 }
 
@@ -92,6 +95,21 @@ class Call(pj.Call):
                 pass
 
 
+def send_dtmf(call, args):
+    """Dials args.dtmf: RFC 2833 events from the media stream, or one SIP INFO per key."""
+    try:
+        if args.dtmf_method == "rfc2833":
+            call.dialDtmf(args.dtmf)
+        else:
+            prm = pj.CallSendDtmfParam()
+            prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+            prm.digits = args.dtmf
+            call.sendDtmf(prm)
+        RESULT["dtmf_sent"] = args.dtmf
+    except pj.Error as e:
+        RESULT["error"] = "dtmf: %s" % e.info()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", required=True, help="HOST:PORT of the server")
@@ -100,7 +118,12 @@ def main():
     ap.add_argument("--record", help="WAV file to write what the call sends us")
     ap.add_argument("--seconds", type=float, default=4.0, help="time in the call after media is up")
     ap.add_argument("--wait-bye", action="store_true", help="wait for the far end to hang up")
-    ap.add_argument("--codec", choices=["PCMU", "PCMA"], help="offer only this codec")
+    ap.add_argument("--codec", choices=["PCMU", "PCMA", "G722"], help="offer only this codec")
+    ap.add_argument("--prefer", choices=["PCMU", "PCMA", "G722"], help="offer this codec first (and the rest)")
+    ap.add_argument("--clock-rate", type=int, default=8000, help="media clock rate (recorder rate)")
+    ap.add_argument("--dtmf", help="keys to dial once media is up")
+    ap.add_argument("--dtmf-method", choices=["rfc2833", "info"], default="rfc2833")
+    ap.add_argument("--dtmf-at", type=float, default=1.0, help="seconds after media is up to dial --dtmf")
     ap.add_argument("--rtp-port", type=int, default=0, help="first local RTP port (0: any)")
     ap.add_argument("--log-level", type=int, default=1)
     args = ap.parse_args()
@@ -116,8 +139,8 @@ def main():
     cfg.uaConfig.userAgent = "chorus-e2e-pjsua"
     cfg.logConfig.level = args.log_level
     cfg.logConfig.consoleLevel = args.log_level
-    cfg.medConfig.clockRate = 8000
-    cfg.medConfig.sndClockRate = 8000
+    cfg.medConfig.clockRate = args.clock_rate
+    cfg.medConfig.sndClockRate = args.clock_rate
     cfg.medConfig.noVad = True
     cfg.medConfig.ecTailLen = 0
     ep.libInit(cfg)
@@ -131,9 +154,13 @@ def main():
     ep.audDevManager().setNullDev()
 
     if args.codec:
-        wanted = args.codec + "/8000"
+        wanted = args.codec + "/"
         for c in ep.codecEnum2():
             ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(wanted) else 0)
+    elif args.prefer:
+        for c in ep.codecEnum2():
+            if c.codecId.startswith(args.prefer + "/"):
+                ep.codecSetPriority(c.codecId, 255)
 
     acfg = pj.AccountConfig()
     acfg.idUri = "sip:pjsua@127.0.0.1"
@@ -155,6 +182,7 @@ def main():
 
     start = time.monotonic()
     setup_limit = start + 5.0
+    dtmf_pending = bool(args.dtmf)
     while not call.disconnected:
         ep.libHandleEvents(10)
         now = time.monotonic()
@@ -163,6 +191,9 @@ def main():
                 RESULT["error"] = "no answer within 5 s"
                 break
             continue
+        if dtmf_pending and now - call.media_at >= args.dtmf_at:
+            dtmf_pending = False
+            send_dtmf(call, args)
         if now - call.media_at >= args.seconds:
             if args.wait_bye:
                 RESULT["error"] = "no BYE within %.1f s" % args.seconds
