@@ -36,7 +36,9 @@
 
 pub mod codec;
 pub mod g711;
+pub mod jitter;
 pub mod pacer;
 pub mod ports;
+pub mod rtcp;
 pub mod session;
 pub mod stream;
