@@ -1,0 +1,1092 @@
+//! Every step and every collect/menu timing rule, on tokio's paused clock against an in-memory call.
+
+use super::*;
+use crate::model::Dialplan;
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::OnceLock;
+use tokio::time::Instant;
+
+/// An in-memory call: keys pressed at scripted times, prompts lasting their real length, everything it is
+/// asked to do written to `log` with the virtual time in milliseconds.
+struct FakeCall {
+    start: Instant,
+    log: Vec<(u128, String)>,
+    answered: bool,
+    hangup_at: Option<Duration>,
+    /// Keys the caller presses, at times from the start of the call.
+    presses: VecDeque<(Duration, char)>,
+    wall_start: SystemTime,
+    /// When the caller falls silent during a recording (from the start of the call).
+    silent_from: Option<Duration>,
+    record_fails: bool,
+    room_full: bool,
+    transfer_ok: bool,
+}
+
+impl FakeCall {
+    fn new(hangup_at: Option<Duration>) -> FakeCall {
+        FakeCall {
+            start: Instant::now(),
+            log: Vec::new(),
+            answered: false,
+            hangup_at,
+            presses: VecDeque::new(),
+            // Wednesday 2026-12-02 06:15:00 UTC.
+            wall_start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_192_100),
+            silent_from: None,
+            record_fails: false,
+            room_full: false,
+            transfer_ok: true,
+        }
+    }
+
+    /// Keys pressed at the given milliseconds.
+    fn keys(mut self, keys: &[(u64, char)]) -> FakeCall {
+        self.presses = keys
+            .iter()
+            .map(|(ms, k)| (Duration::from_millis(*ms), *k))
+            .collect();
+        self
+    }
+
+    fn note(&mut self, what: impl Into<String>) {
+        self.log
+            .push((self.start.elapsed().as_millis(), what.into()));
+    }
+
+    fn entries(&self) -> Vec<String> {
+        self.log.iter().map(|(t, s)| format!("{t} {s}")).collect()
+    }
+
+    /// Waits until `at` (an instant), or fails at the caller's hangup if that comes first.
+    async fn wait_until(&mut self, at: Instant) -> Result<(), MediaError> {
+        if let Some(h) = self.hangup_at {
+            let hang = self.start + h;
+            if hang <= at {
+                tokio::time::sleep_until(hang).await;
+                self.note("caller-bye");
+                return Err(MediaError::HungUp);
+            }
+        }
+        tokio::time::sleep_until(at).await;
+        Ok(())
+    }
+
+    /// The next key press: its instant and the key.
+    fn next_press(&self) -> Option<(Instant, char)> {
+        self.presses.front().map(|(t, k)| (self.start + *t, *k))
+    }
+
+    fn buffered(&self) -> Option<char> {
+        self.next_press()
+            .filter(|(t, _)| *t <= Instant::now())
+            .map(|(_, k)| k)
+    }
+}
+
+impl CallMedia for FakeCall {
+    async fn answer(&mut self) -> Result<(), MediaError> {
+        if !self.answered {
+            self.answered = true;
+            self.note("answer");
+        }
+        Ok(())
+    }
+    async fn ring(&mut self) -> Result<(), MediaError> {
+        self.note("ring");
+        Ok(())
+    }
+    async fn play(&mut self, prompt: &Prompt) -> Result<(), MediaError> {
+        self.note(format!("play {}", prompt.name));
+        let end = Instant::now() + prompt_len(prompt);
+        self.wait_until(end).await
+    }
+    async fn echo(&mut self, max: Option<Duration>) -> Result<(), MediaError> {
+        self.note("echo");
+        let end = Instant::now() + max.unwrap_or(Duration::from_secs(3600));
+        self.wait_until(end).await
+    }
+    async fn pause(&mut self, d: Duration) -> Result<(), MediaError> {
+        let end = Instant::now() + d;
+        self.wait_until(end).await
+    }
+    async fn hangup(&mut self) {
+        self.note("hangup");
+    }
+    async fn hangup_with(&mut self, reason: HangupReason) {
+        self.note(format!("hangup {}", reason.name()));
+    }
+    fn is_answered(&self) -> bool {
+        self.answered
+    }
+    fn sample_rate(&self) -> u32 {
+        8000
+    }
+    fn now(&self) -> SystemTime {
+        self.wall_start + self.start.elapsed()
+    }
+
+    async fn next_digit(&mut self, timeout: Duration) -> Result<Option<char>, MediaError> {
+        let deadline = Instant::now() + timeout;
+        match self.next_press() {
+            Some((at, k)) if at <= deadline => {
+                self.wait_until(at.max(Instant::now())).await?;
+                self.presses.pop_front();
+                self.note(format!("key {k}"));
+                Ok(Some(k))
+            }
+            _ => {
+                self.wait_until(deadline).await?;
+                if !timeout.is_zero() {
+                    self.note("no key");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn play_until_digit(&mut self, prompt: &Prompt) -> Result<Option<char>, MediaError> {
+        if let Some(k) = self.buffered() {
+            self.note(format!("skip {} ({k} buffered)", prompt.name));
+            return Ok(Some(k));
+        }
+        self.note(format!("play {}", prompt.name));
+        let end = Instant::now() + prompt_len(prompt);
+        match self.next_press() {
+            Some((at, k)) if at < end => {
+                self.wait_until(at).await?;
+                self.note(format!("stop {} ({k})", prompt.name));
+                Ok(Some(k))
+            }
+            _ => {
+                self.wait_until(end).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn record(&mut self, spec: RecordSpec) -> Result<RecordOutcome, MediaError> {
+        self.note(format!(
+            "record {} max={}s terms={}",
+            spec.name,
+            spec.max.as_secs(),
+            spec.terminators
+        ));
+        let began = Instant::now();
+        if self.record_fails {
+            return Ok(RecordOutcome {
+                stop: RecordStop::Failed("no space left on device".into()),
+                path: PathBuf::new(),
+                duration_ms: 0,
+            });
+        }
+        let mut end = began + spec.max;
+        let mut stop = RecordStop::MaxDuration;
+        if let (Some(s), Some(from)) = (spec.silence, self.silent_from) {
+            let at = (self.start + from).max(began) + s;
+            if at < end {
+                end = at;
+                stop = RecordStop::Silence;
+            }
+        }
+        while let Some((at, k)) = self.next_press() {
+            if at >= end {
+                break;
+            }
+            self.presses.pop_front();
+            if spec.terminators.contains(k) {
+                end = at;
+                stop = RecordStop::Terminator(k);
+                break;
+            }
+        }
+        let stop = match self.wait_until(end).await {
+            Ok(()) => stop,
+            Err(_) => RecordStop::HungUp,
+        };
+        let duration_ms = (Instant::now() - began).as_millis() as u64;
+        self.note(format!("recorded {duration_ms}ms {stop:?}"));
+        Ok(RecordOutcome {
+            stop,
+            path: PathBuf::from(format!("{}.wav", spec.name)),
+            duration_ms,
+        })
+    }
+
+    async fn join_room(
+        &mut self,
+        room: &str,
+        options: &RoomOptions,
+    ) -> Result<RoomExit, MediaError> {
+        self.note(format!("join {room} muted={}", options.muted));
+        if self.room_full {
+            return Ok(RoomExit::Full);
+        }
+        loop {
+            let Some((at, k)) = self.next_press() else {
+                self.wait_until(self.start + Duration::from_secs(36_000))
+                    .await?;
+                continue;
+            };
+            self.wait_until(at.max(Instant::now())).await?;
+            self.presses.pop_front();
+            if Some(k) == options.exit_key {
+                self.note("left room");
+                return Ok(RoomExit::Left);
+            }
+        }
+    }
+
+    async fn transfer(&mut self, target: &str, mode: TransferMode) -> Result<bool, MediaError> {
+        self.note(format!("transfer {target} {mode:?}"));
+        Ok(self.transfer_ok)
+    }
+}
+
+fn prompt_len(p: &Prompt) -> Duration {
+    Duration::from_millis(p.samples.len() as u64 * 1000 / u64::from(p.rate))
+}
+
+/// Prompts of exact lengths, so timings in the tests are round numbers.
+fn prompts() -> PromptCache {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("chorus-interp-prompts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut all: Vec<(String, u32)> = vec![
+            ("hello".into(), 3000),
+            ("welcome".into(), 1000),
+            ("menu".into(), 2000),
+            ("enter".into(), 2000),
+            ("invalid".into(), 1000),
+            ("no-input".into(), 500),
+            ("goodbye".into(), 1000),
+            ("beep".into(), 200),
+            ("open".into(), 1000),
+            ("closed".into(), 1000),
+            ("full".into(), 700),
+        ];
+        all.extend(
+            crate::model::DIGIT_PROMPTS
+                .iter()
+                .map(|d| (d.to_string(), 300)),
+        );
+        all.extend(
+            crate::model::NUMBER_PROMPTS
+                .iter()
+                .map(|d| (d.to_string(), 400)),
+        );
+        for (name, ms) in all {
+            write_wav(&dir.join(format!("{name}.wav")), ms);
+        }
+        dir
+    });
+    PromptCache::new(dir)
+}
+
+fn write_wav(path: &Path, ms: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..ms * 8 {
+        w.write_sample(((i % 16) as i16 - 8) * 1000).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn plan(yaml: &str) -> Dialplan {
+    match Dialplan::parse("t.yaml", yaml, None) {
+        Ok(p) => p,
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+async fn run_user(p: &Dialplan, user: &str, call: &mut FakeCall) -> (Outcome, Vars) {
+    let (route, mut vars) = p.route(user).unwrap();
+    let out = run_with_vars(route, &prompts(), call, &mut vars).await;
+    (out, vars)
+}
+
+/// A plan with one route `t` running `steps` (YAML flow or block list, indented for the route).
+fn one(steps: &str) -> Dialplan {
+    plan(&format!("routes:\n  - match: t\n    steps:\n{steps}"))
+}
+
+// ---------------------------------------------------------------- basic steps
+
+#[tokio::test(start_paused = true)]
+async fn hello_plays_then_hangs_up() {
+    let p = one("      - answer\n      - play: hello\n      - hangup\n");
+    let mut call = FakeCall::new(None);
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(
+        call.entries(),
+        ["0 answer", "0 play hello", "3000 hangup normal"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ring_waits_then_media_step_answers() {
+    let p = one("      - ring: 2s\n      - echo\n");
+    let mut call = FakeCall::new(Some(Duration::from_secs(5)));
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert_eq!(
+        call.entries(),
+        ["0 ring", "2000 answer", "2000 echo", "5000 caller-bye"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_gone_before_answer_stops_without_hangup() {
+    let p = one("      - ring: 2s\n      - echo\n");
+    let mut call = FakeCall::new(Some(Duration::from_millis(500)));
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert!(!call.answered);
+}
+
+#[tokio::test(start_paused = true)]
+async fn falling_off_the_end_hangs_up() {
+    let p = one("      - pause: 1s\n");
+    let mut call = FakeCall::new(None);
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(call.entries(), ["1000 hangup normal"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn echo_for_a_while() {
+    let p = one("      - echo: 10s\n      - echo_for: 1s\n");
+    let mut call = FakeCall::new(None);
+    run_user(&p, "t", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        ["0 answer", "0 echo", "10000 echo", "11000 hangup normal"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn missing_prompt_fails_the_call_cleanly() {
+    let p = one("      - play: nosuch\n");
+    let mut call = FakeCall::new(None);
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert!(
+        matches!(out, Outcome::Failed(ref r) if r.contains("nosuch")),
+        "{out:?}"
+    );
+    assert_eq!(call.log.last().map(|l| l.1.as_str()), Some("hangup"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn hangup_with_a_reason_before_answer() {
+    let p = one("      - hangup: busy\n");
+    let mut call = FakeCall::new(None);
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Busy));
+    assert_eq!(call.entries(), ["0 hangup busy"]);
+    assert_eq!(HangupReason::Busy.status_before_answer(), 486);
+}
+
+#[tokio::test(start_paused = true)]
+async fn play_with_barge_in_stops_and_keeps_the_key() {
+    let p = one(
+        "      - play: {prompt: [welcome, hello], barge_in: true}\n      - collect: {into: x, max: 1}\n",
+    );
+    let mut call = FakeCall::new(None).keys(&[(1500, '7')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["x"], "7");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "1000 play hello",
+            "1500 stop hello (7)",
+            "1500 key 7",
+            "1500 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn play_without_barge_in_plays_through_and_buffers_keys() {
+    let p = one("      - play: [welcome, hello]\n      - collect: {into: x, max: 1}\n");
+    let mut call = FakeCall::new(None).keys(&[(500, '3')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["x"], "3");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "1000 play hello",
+            "4000 key 3",
+            "4000 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn say_digits_and_number() {
+    let p = plan(
+        "routes:\n  - match: 'n(?P<n>[0-9]*)'\n    steps:\n      - say_digits: \"{n}*\"\n      - say_number: \"{n}\"\n",
+    );
+    let mut call = FakeCall::new(None);
+    run_user(&p, "n1205", &mut call).await;
+    let plays: Vec<String> = call
+        .log
+        .iter()
+        .filter_map(|(_, s)| s.strip_prefix("play ").map(String::from))
+        .collect();
+    assert_eq!(
+        plays,
+        [
+            "digit-1",
+            "digit-2",
+            "digit-0",
+            "digit-5",
+            "digit-star",
+            "number-1",
+            "number-thousand",
+            "number-2",
+            "number-hundred",
+            "number-5"
+        ]
+    );
+    // A value that is not a number says nothing and the call goes on.
+    let mut call = FakeCall::new(None);
+    run_user(&p, "n", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        ["0 answer", "0 play digit-star", "300 hangup normal"]
+    );
+}
+
+#[test]
+fn number_words() {
+    let w = |s: &str| number_prompts(s).map(|v| v.join(" ").replace("number-", ""));
+    assert_eq!(w("0").as_deref(), Some("0"));
+    assert_eq!(w("007").as_deref(), Some("7"));
+    assert_eq!(w("19").as_deref(), Some("19"));
+    assert_eq!(w("40").as_deref(), Some("40"));
+    assert_eq!(w("99").as_deref(), Some("90 9"));
+    assert_eq!(w("100").as_deref(), Some("1 hundred"));
+    assert_eq!(
+        w("2015").as_deref(),
+        Some("2 thousand 10 5"[..].replace("10 5", "15").as_str())
+    );
+    assert_eq!(
+        w("123456789").as_deref(),
+        Some("1 hundred 20 3 million 4 hundred 50 6 thousand 7 hundred 80 9")
+    );
+    assert_eq!(w("1000000000"), None);
+    assert_eq!(w("12a"), None);
+    assert_eq!(w(""), None);
+}
+
+// ---------------------------------------------------------------- collect timing
+
+const COLLECT: &str = "      - collect:
+          into: acct
+          prompt: enter
+          min: 2
+          max: 4
+          first_digit_timeout: 5s
+          digit_timeout: 3s
+          tries: 2
+          no_input: no-input
+          invalid: invalid
+          on_failure: [{play: goodbye}]
+      - play: hello
+";
+
+#[tokio::test(start_paused = true)]
+async fn collect_first_digit_timeout_starts_after_the_prompt() {
+    let p = one(COLLECT);
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "", "every try failed");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play enter",
+            "7000 no key", // 2 s prompt + 5 s
+            "7000 play no-input",
+            "7500 play enter",
+            "14500 no key",
+            "14500 play no-input",
+            "15000 play goodbye", // on_failure
+            "16000 play hello",   // then the next step
+            "19000 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_inter_digit_timeout_restarts_at_each_digit() {
+    let p = one(COLLECT);
+    // First key 4.9 s after the prompt ended, then gaps of 2.9 s: all in time. Input ends 3 s after the last.
+    let mut call = FakeCall::new(None).keys(&[(6900, '1'), (9800, '2'), (12_700, '3')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "123");
+    let e = call.entries();
+    assert_eq!(
+        e[2..],
+        [
+            "6900 key 1",
+            "9800 key 2",
+            "12700 key 3",
+            "15700 no key",
+            "15700 play hello",
+            "18700 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_terminator_ends_input_and_is_not_included() {
+    let p = one(COLLECT);
+    let mut call = FakeCall::new(None).keys(&[(3000, '4'), (3500, '2'), (4000, '#')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "42");
+    assert_eq!(
+        call.entries()[4..],
+        ["4000 key #", "4000 play hello", "7000 hangup normal"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_max_digits_ends_at_once_and_leaves_later_keys() {
+    let p = one(&format!(
+        "{COLLECT}      - collect: {{into: next, max: 1, first_digit_timeout: 1s}}\n"
+    ));
+    // The 5th key comes during `hello`, after the input ended at the 4th: it is the next collect's.
+    let mut call = FakeCall::new(None).keys(&[
+        (2100, '1'),
+        (2200, '2'),
+        (2300, '3'),
+        (2400, '4'),
+        (2500, '5'),
+    ]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "1234");
+    assert_eq!(vars["next"], "5");
+    assert_eq!(
+        call.entries()[5..],
+        [
+            "2400 key 4",
+            "2400 play hello",
+            "5400 key 5",
+            "5400 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_too_few_digits_is_invalid_then_retries() {
+    let p = one(COLLECT);
+    // Try 1: "7#" is below min 2. The key pressed during the invalid prompt (4.5 s) is flushed before try 2.
+    let mut call = FakeCall::new(None).keys(&[
+        (3000, '7'),
+        (3200, '#'),
+        (3900, '9'),
+        (6000, '5'),
+        (6100, '6'),
+        (6200, '#'),
+    ]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "56");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play enter",
+            "3000 key 7",
+            "3200 key #",
+            "3200 play invalid",
+            "4200 key 9", // flushed: it belonged to the failed try
+            "4200 play enter",
+            "6000 stop enter (5)",
+            "6000 key 5",
+            "6100 key 6",
+            "6200 key #",
+            "6200 play hello",
+            "9200 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_terminator_alone_is_invalid_not_no_input() {
+    let p = one(COLLECT);
+    let mut call = FakeCall::new(None).keys(&[(2500, '#')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "");
+    let e = call.entries();
+    assert_eq!(e[2..4], ["2500 key #", "2500 play invalid"]);
+    assert!(e.contains(&"10500 play no-input".to_string()), "{e:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_typed_ahead_keys_count_and_skip_the_prompt() {
+    let p = one(&format!("      - play: welcome\n{COLLECT}"));
+    // Both keys are pressed during `welcome` (no barge-in): collect finds them buffered.
+    let mut call = FakeCall::new(None).keys(&[(300, '8'), (600, '8'), (1500, '#')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["acct"], "88");
+    assert_eq!(
+        call.entries()[..6],
+        [
+            "0 answer",
+            "0 play welcome",
+            "1000 skip enter (8 buffered)",
+            "1000 key 8",
+            "1000 key 8",
+            "1500 key #"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_pattern_rejects_input() {
+    let p = one(
+        "      - collect: {into: pin, max: 4, pattern: '1[0-9]{3}', tries: 2, invalid: invalid}\n",
+    );
+    let mut call = FakeCall::new(None).keys(&[
+        (100, '2'),
+        (200, '2'),
+        (300, '2'),
+        (400, '2'),
+        (2000, '1'),
+        (2100, '9'),
+        (2200, '9'),
+        (2300, '9'),
+    ]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["pin"], "1999");
+    assert!(call.entries().contains(&"400 play invalid".to_string()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn collect_hangup_while_waiting() {
+    let p = one(COLLECT);
+    let mut call = FakeCall::new(Some(Duration::from_secs(4))).keys(&[(3000, '1')]);
+    let (out, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert!(!vars.contains_key("acct"));
+    assert_eq!(call.entries().last().unwrap(), "4000 caller-bye");
+}
+
+// ---------------------------------------------------------------- menus
+
+const IVR: &str = "menus:
+  main:
+    prompt: menu
+    timeout: 5s
+    tries: 3
+    invalid: invalid
+    no_input: no-input
+    choices:
+      1: [{play: goodbye}, hangup]
+      2: {set: {picked: two}}
+      3: {goto: sub}
+      '*': {goto: main}
+  sub:
+    prompt: enter
+    timeout: 2s
+    tries: 1
+    choices:
+      9: {goto: main}
+    on_failure: [{play: goodbye}, {hangup: unavailable}]
+routes:
+  - match: ivr
+    steps:
+      - answer
+      - play: {prompt: welcome, barge_in: true}
+      - menu: main
+      - play: hello
+";
+
+#[tokio::test(start_paused = true)]
+async fn menu_choice_runs_its_steps() {
+    let p = plan(IVR);
+    let mut call = FakeCall::new(None).keys(&[(2500, '1')]);
+    let (out, _) = run_user(&p, "ivr", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "1000 play menu",
+            "2500 stop menu (1)",
+            "2500 key 1",
+            "2500 play goodbye",
+            "3500 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn menu_key_during_welcome_is_the_choice() {
+    let p = plan(IVR);
+    let mut call = FakeCall::new(None).keys(&[(200, '2')]);
+    let (_, vars) = run_user(&p, "ivr", &mut call).await;
+    assert_eq!(vars["picked"], "two");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "200 stop welcome (2)",
+            "200 skip menu (2 buffered)",
+            "200 key 2",
+            "200 play hello",
+            "3200 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn menu_invalid_and_timeout_retry_then_hang_up() {
+    let p = plan(IVR);
+    let mut call = FakeCall::new(None).keys(&[(3500, '7')]);
+    let (out, _) = run_user(&p, "ivr", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "1000 play menu",
+            "3500 key 7", // after the prompt ended at 3000
+            "3500 play invalid",
+            "4500 play menu",
+            "11500 no key",
+            "11500 play no-input",
+            "12000 play menu",
+            "19000 no key",
+            "19000 play no-input",
+            "19500 hangup normal" // default on_failure
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn goto_leaves_the_steps_and_menus_chain() {
+    let p = plan(IVR);
+    // 3 -> sub; 9 -> back to main; 2 -> set; main was reached by goto, so `play: hello` is NOT run after it.
+    let mut call = FakeCall::new(None).keys(&[(3000, '3'), (4000, '9'), (6000, '2')]);
+    let (out, vars) = run_user(&p, "ivr", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(vars["picked"], "two");
+    let e = call.entries();
+    assert!(!e.iter().any(|l| l.contains("hello")), "{e:?}");
+    assert_eq!(e.last().unwrap(), "6000 hangup normal");
+}
+
+#[tokio::test(start_paused = true)]
+async fn menu_on_failure_steps() {
+    let p = plan(IVR);
+    let mut call = FakeCall::new(None).keys(&[(1500, '3')]);
+    let (out, _) = run_user(&p, "ivr", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Unavailable));
+    assert_eq!(
+        call.entries()[5..],
+        [
+            "1500 play enter",
+            "5500 no key",
+            "5500 play goodbye",
+            "6500 hangup unavailable"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------- variables and conditions
+
+#[tokio::test(start_paused = true)]
+async fn set_if_switch() {
+    let p = plan(
+        "routes:
+  - match: 'v(?P<num>[0-9])'
+    steps:
+      - set: {greeting: 'n={num}', brace: '{{x}}', nothing: ''}
+      - if: {var: num, equals: '1'}
+        then: [{play: open}]
+        else: [{play: closed}]
+      - if: {var: num, matches: '[0-4]'}
+        then: {set: {low: 'yes'}}
+      - if: {var: nothing, empty: true}
+        then: {set: {was_empty: '{route}'}}
+      - switch: num
+        cases:
+          1: {play: welcome}
+          2: {play: goodbye}
+        default: {play: hello}
+",
+    );
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&p, "v1", &mut call).await;
+    assert_eq!(vars["greeting"], "n=1");
+    assert_eq!(vars["brace"], "{x}");
+    assert_eq!(vars["low"], "yes");
+    assert_eq!(vars["was_empty"], "route1");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play open",
+            "1000 play welcome",
+            "2000 hangup normal"
+        ]
+    );
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&p, "v7", &mut call).await;
+    assert!(!vars.contains_key("low"));
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play closed",
+            "1000 play hello",
+            "4000 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn business_hours_come_from_the_call_clock() {
+    let yaml = |offset: &str| {
+        format!(
+            "utc_offset: '{offset}'
+routes:
+  - match: t
+    steps:
+      - if: {{time: ['Mon-Fri 09:00-17:00']}}
+        then: [{{play: open}}]
+        else: [{{play: closed}}]
+      - set: {{stamp: '{{date}} {{time}} {{timestamp}}'}}
+"
+        )
+    };
+    // The fake call's clock reads Wednesday 06:15 UTC.
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&plan(&yaml("UTC")), "t", &mut call).await;
+    assert_eq!(call.log[1].1, "play closed");
+    assert_eq!(vars["stamp"], "2026-12-02 06:15 20261202T061501000");
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&plan(&yaml("+05:00")), "t", &mut call).await;
+    assert_eq!(call.log[1].1, "play open", "11:15 local");
+    assert_eq!(vars["stamp"], "2026-12-02 11:15 20261202T111501000");
+}
+
+// ---------------------------------------------------------------- record, conference, transfer
+
+const RECORD: &str = "      - play: {prompt: welcome, barge_in: true}
+      - record: {name: 'vm-{box}-{timestamp}', max: 30s, silence: 3s, into: file}
+      - play: goodbye
+";
+
+fn record_plan() -> Dialplan {
+    plan(&format!(
+        "routes:\n  - match: 'vm(?P<box>[0-9]+)'\n    steps:\n{RECORD}"
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn record_beeps_flushes_and_stops_on_terminator() {
+    // '#' pressed during the greeting must not end the recording at once; the one at 10 s does.
+    let mut call = FakeCall::new(None).keys(&[(500, '#'), (10_000, '#')]);
+    let (_, vars) = run_user(&record_plan(), "vm12", &mut call).await;
+    assert_eq!(vars["file"], "vm-12-20261202T061500700.wav");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "500 stop welcome (#)",
+            "500 play beep",
+            "700 key #",
+            "700 record vm-12-20261202T061500700 max=30s terms=#",
+            "10000 recorded 9300ms Terminator('#')",
+            "10000 play goodbye",
+            "11000 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn record_stops_on_max_and_on_silence() {
+    let mut call = FakeCall::new(None);
+    run_user(&record_plan(), "vm1", &mut call).await;
+    assert!(
+        call.entries()
+            .contains(&"31200 recorded 30000ms MaxDuration".to_string()),
+        "{:?}",
+        call.entries()
+    );
+    let mut call = FakeCall::new(None);
+    call.silent_from = Some(Duration::from_secs(5));
+    run_user(&record_plan(), "vm1", &mut call).await;
+    assert!(
+        call.entries()
+            .contains(&"8000 recorded 6800ms Silence".to_string()),
+        "{:?}",
+        call.entries()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn record_failure_lets_the_call_go_on_and_hangup_ends_it() {
+    let mut call = FakeCall::new(None);
+    call.record_fails = true;
+    let (out, vars) = run_user(&record_plan(), "vm1", &mut call).await;
+    assert_eq!(vars["file"], "");
+    assert!(matches!(out, Outcome::DialplanHungUp(_)));
+    assert!(call.entries().iter().any(|e| e.ends_with("play goodbye")));
+
+    let mut call = FakeCall::new(Some(Duration::from_secs(5)));
+    let (out, vars) = run_user(&record_plan(), "vm1", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert!(
+        vars["file"].ends_with(".wav"),
+        "the recording made before the hangup is kept"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn record_name_cannot_escape_the_directory() {
+    let p = plan(
+        "routes:\n  - match: '(?P<x>.*)'\n    steps:\n      - record: {name: '{x}', beep: false}\n",
+    );
+    let mut call = FakeCall::new(None);
+    let (_, _) = run_user(&p, "../../etc/passwd", &mut call).await;
+    assert_eq!(call.log[1].1, "record _._.._etc_passwd max=60s terms=#");
+}
+
+#[tokio::test(start_paused = true)]
+async fn conference_join_leave_and_full() {
+    let p = plan(
+        "routes:
+  - match: 'conf-(?P<room>[0-9]+)'
+    steps:
+      - conference: {room: '{room}', muted: true, exit_key: '*', full: full}
+      - play: goodbye
+",
+    );
+    let mut call = FakeCall::new(None).keys(&[(1000, '5'), (4000, '*')]);
+    run_user(&p, "conf-7", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 join 7 muted=true",
+            "4000 left room",
+            "4000 play goodbye",
+            "5000 hangup normal"
+        ]
+    );
+    let mut call = FakeCall::new(None);
+    call.room_full = true;
+    run_user(&p, "conf-7", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 join 7 muted=true",
+            "0 play full",
+            "700 play goodbye",
+            "1700 hangup normal"
+        ]
+    );
+    let mut call = FakeCall::new(Some(Duration::from_secs(9)));
+    let (out, _) = run_user(&p, "conf-7", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transfer_redirects_before_answer_and_refers_after() {
+    let p = plan(
+        "routes:
+  - match: 'x(?P<ext>[0-9]+)'
+    steps:
+      - transfer: 'sip:{ext}@pbx.example.com'
+  - match: 'y'
+    steps:
+      - answer
+      - transfer: {to: 'tel:+15551234', mode: auto}
+      - play: goodbye
+",
+    );
+    let mut call = FakeCall::new(None);
+    let (out, _) = run_user(&p, "x201", &mut call).await;
+    assert_eq!(out, Outcome::Transferred("sip:201@pbx.example.com".into()));
+    assert_eq!(
+        call.entries(),
+        ["0 transfer sip:201@pbx.example.com Redirect"]
+    );
+    let mut call = FakeCall::new(None);
+    call.transfer_ok = false;
+    let (out, _) = run_user(&p, "y", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 transfer tel:+15551234 Refer",
+            "0 play goodbye",
+            "1000 hangup normal"
+        ]
+    );
+}
+
+/// A call that implements only the required methods: the new steps fail cleanly, the old ones work.
+struct OldCall(FakeCall);
+
+impl CallMedia for OldCall {
+    async fn answer(&mut self) -> Result<(), MediaError> {
+        self.0.answer().await
+    }
+    async fn ring(&mut self) -> Result<(), MediaError> {
+        self.0.ring().await
+    }
+    async fn play(&mut self, p: &Prompt) -> Result<(), MediaError> {
+        self.0.play(p).await
+    }
+    async fn echo(&mut self, max: Option<Duration>) -> Result<(), MediaError> {
+        self.0.echo(max).await
+    }
+    async fn pause(&mut self, d: Duration) -> Result<(), MediaError> {
+        self.0.pause(d).await
+    }
+    async fn hangup(&mut self) {
+        self.0.hangup().await
+    }
+    fn is_answered(&self) -> bool {
+        self.0.is_answered()
+    }
+    fn sample_rate(&self) -> u32 {
+        8000
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn default_methods_fail_as_not_supported() {
+    let p = one("      - play: welcome\n      - collect: {into: x}\n");
+    let mut call = OldCall(FakeCall::new(None));
+    let out = run(&p.routes[0], &prompts(), &mut call).await;
+    assert_eq!(out, Outcome::Failed("not supported by this call".into()));
+    assert_eq!(
+        call.0.entries(),
+        ["0 answer", "0 play welcome", "1000 hangup"]
+    );
+}
