@@ -1,5 +1,5 @@
 //! The per-packet media path: encode + packetize one 20 ms frame, and parse + decode one packet,
-//! for PCMU and PCMA. Both run once per call every 20 ms, so they bound calls per core.
+//! for every codec. Both run once per call every 20 ms, so they bound calls per core.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -15,30 +15,29 @@ fn config(codec: Codec) -> SessionConfig {
         initial_seq: 1,
         initial_timestamp: 0,
         codec,
-        payload_type: codec.static_payload_type(),
+        payload_type: codec.static_payload_type().unwrap_or(111),
         telephone_event_pt: Some(101),
         remote: None,
         ptime_ms: 20,
     }
 }
 
-/// One 20 ms frame of a 1 kHz tone at 8 kHz.
-fn frame() -> Vec<i16> {
-    (0..160)
-        .map(|i| {
-            (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * f64::from(i) / 8000.0).sin()) as i16
-        })
+/// One 20 ms frame of a 1 kHz tone at the codec's sample rate.
+fn frame(codec: Codec) -> Vec<i16> {
+    let rate = f64::from(codec.sample_rate());
+    (0..codec.samples_per_frame(20))
+        .map(|i| (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate).sin()) as i16)
         .collect()
 }
 
 fn rtp_path(c: &mut Criterion) {
-    let pcm = frame();
     let from = SocketAddr::from(([127, 0, 0, 1], 40000));
     let mut group = c.benchmark_group("rtp_path");
     group.throughput(Throughput::Elements(1));
-    for codec in [Codec::Pcmu, Codec::Pcma] {
+    for codec in Codec::ALL {
+        let pcm = frame(codec);
         let mut tx = RtpSession::new(config(codec));
-        let mut packet = Vec::with_capacity(12 + 160);
+        let mut packet = Vec::with_capacity(12 + 2 * pcm.len());
         group.bench_function(format!("encode_packetize_{}", codec.name()), |b| {
             b.iter(|| {
                 tx.packetize(black_box(&pcm), &mut packet);

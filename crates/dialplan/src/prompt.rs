@@ -1,5 +1,6 @@
 //! Prompts: audio files decoded once to 16-bit mono PCM at the call rate and shared between calls
-//! (`Arc<[i16]>`), so 500 calls playing one prompt hold one copy.
+//! (`Arc<[i16]>`), so 500 calls playing one prompt hold one copy. A file at another rate than the call's
+//! (an 8 kHz prompt on a 16 kHz G.722 call) is resampled once with rubato and cached per rate.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +32,8 @@ pub enum PromptError {
         /// What the decoder said.
         reason: String,
     },
-    /// The file's sample rate differs from the call's and resampling is not available for it.
-    #[error("prompt '{name}' is at {rate} Hz; this build plays prompts at {want} Hz")]
+    /// The file's sample rate or the rate asked for is one the resampler cannot convert between.
+    #[error("prompt '{name}' is at {rate} Hz and cannot be resampled to {want} Hz")]
     UnsupportedRate {
         /// The prompt.
         name: String,
@@ -93,12 +94,14 @@ fn decode_wav(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError>
     };
     let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
     let spec = reader.spec();
-    if spec.sample_rate != rate {
-        return Err(PromptError::UnsupportedRate {
-            name: name.to_string(),
-            rate: spec.sample_rate,
-            want: rate,
-        });
+    let unsupported = || PromptError::UnsupportedRate {
+        name: name.to_string(),
+        rate: spec.sample_rate,
+        want: rate,
+    };
+    if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) || !(MIN_RATE..=MAX_RATE).contains(&rate)
+    {
+        return Err(unsupported());
     }
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<i32> = match (spec.sample_format, spec.bits_per_sample) {
@@ -131,18 +134,68 @@ fn decode_wav(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError>
         (fmt, bits) => return Err(err(format!("unsupported sample format {fmt:?} {bits}-bit"))),
     };
     // Down-mix to mono by averaging channels.
-    let samples: Arc<[i16]> = interleaved
-        .chunks(channels)
-        .map(|frame| {
-            let sum: i32 = frame.iter().sum();
-            (sum / frame.len() as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16
-        })
-        .collect();
+    let mono = interleaved.chunks(channels).map(|frame| {
+        let sum: i32 = frame.iter().sum();
+        (sum / frame.len() as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16
+    });
+    let samples: Arc<[i16]> = if spec.sample_rate == rate {
+        mono.collect()
+    } else {
+        let mono: Vec<i16> = mono.collect();
+        resample(&mono, spec.sample_rate, rate)
+            .map_err(|e| {
+                tracing::warn!(prompt = name, error = %e, "resampling failed");
+                unsupported()
+            })?
+            .into()
+    };
     Ok(Prompt {
         name: name.to_string(),
         rate,
         samples,
     })
+}
+
+/// Lowest sample rate a prompt file or a call may have.
+const MIN_RATE: u32 = 4000;
+/// Highest sample rate a prompt file or a call may have.
+const MAX_RATE: u32 = 192_000;
+/// Input frames the resampler takes per step.
+const RESAMPLE_CHUNK: usize = 1024;
+
+/// Resamples mono PCM from `from` Hz to `to` Hz with rubato's FFT resampler (a fixed ratio, which is
+/// what prompts need), without its delay, keeping the duration: `to / from` times the samples.
+fn resample(pcm: &[i16], from: u32, to: u32) -> Result<Vec<i16>, String> {
+    use rubato::{FftFixedIn, Resampler};
+    let mut r = FftFixedIn::<f32>::new(from as usize, to as usize, RESAMPLE_CHUNK, 2, 1)
+        .map_err(|e| e.to_string())?;
+    let want = (pcm.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize;
+    let delay = r.output_delay();
+    let mut out: Vec<f32> = Vec::with_capacity(want + delay + RESAMPLE_CHUNK * 4);
+    let input: Vec<f32> = pcm.iter().map(|&s| f32::from(s) / 32768.0).collect();
+    let mut pos = 0;
+    // Whole chunks, then the tail zero-padded, then zeros until the delayed end has come out.
+    while out.len() < want + delay {
+        let need = r.input_frames_next();
+        let chunk = if pos + need <= input.len() {
+            let chunk = r.process(&[&input[pos..pos + need]], None);
+            pos += need;
+            chunk
+        } else {
+            let tail = &input[pos.min(input.len())..];
+            pos = input.len();
+            r.process_partial(Some(&[tail]), None)
+        };
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        match chunk.first() {
+            Some(ch) if !ch.is_empty() => out.extend_from_slice(ch),
+            _ => return Err("resampler produced nothing".into()),
+        }
+    }
+    Ok(out[delay..delay + want]
+        .iter()
+        .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect())
 }
 
 #[cfg(test)]
@@ -170,6 +223,7 @@ mod tests {
         write_wav(&dir.join("a.wav"), 8000, 1, &[1, 2, 3]);
         write_wav(&dir.join("st.wav"), 8000, 2, &[100, 300, -100, -300]);
         write_wav(&dir.join("wide.wav"), 16000, 1, &[0; 4]);
+        write_wav(&dir.join("odd.wav"), 1000, 1, &[0; 4]);
         std::fs::write(dir.join("junk.wav"), b"not a wav").unwrap();
         let cache = PromptCache::new(&dir);
         let a1 = cache.get("a", 8000).unwrap();
@@ -177,8 +231,9 @@ mod tests {
         assert!(Arc::ptr_eq(&a1.samples, &a2.samples));
         assert_eq!(&*a1.samples, &[1, 2, 3]);
         assert_eq!(&*cache.get("st", 8000).unwrap().samples, &[200, -200]);
+        assert_eq!(cache.get("wide", 8000).unwrap().samples.len(), 2);
         assert!(matches!(
-            cache.get("wide", 8000),
+            cache.get("odd", 8000),
             Err(PromptError::UnsupportedRate { .. })
         ));
         assert!(matches!(
@@ -193,6 +248,75 @@ mod tests {
             cache.get("../a", 8000),
             Err(PromptError::NotFound(_))
         ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tone(freq: f64, rate: u32, n: usize) -> Vec<i16> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / f64::from(rate);
+                (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()).round() as i16
+            })
+            .collect()
+    }
+
+    /// Power of `freq` in `pcm` at `rate` (Goertzel).
+    fn goertzel(pcm: &[i16], freq: f64, rate: u32) -> f64 {
+        let k = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(rate)).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in pcm {
+            let s0 = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    }
+
+    #[test]
+    fn an_8k_prompt_plays_at_16k_with_its_pitch_and_length() {
+        let dir = std::env::temp_dir().join(format!("chorus-prompt-rs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 1.5 s of 1 kHz, not a whole number of resampler chunks.
+        write_wav(&dir.join("beep.wav"), 8000, 1, &tone(1000.0, 8000, 12_000));
+        let cache = PromptCache::new(&dir);
+        let wide = cache.get("beep", 16000).unwrap();
+        assert_eq!(wide.rate, 16000);
+        assert_eq!(wide.samples.len(), 24_000, "duration kept: 1.5 s at 16 kHz");
+        let body = &wide.samples[1600..22_400];
+        let at_1k = goertzel(body, 1000.0, 16000);
+        for other in [500.0, 2000.0, 3000.0, 5000.0, 7000.0] {
+            assert!(
+                at_1k > 1000.0 * goertzel(body, other, 16000),
+                "1 kHz must dominate {other} Hz"
+            );
+        }
+        // Level kept within 1 dB, and the tone starts at the start (the resampler's delay removed).
+        let rms =
+            (body.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / body.len() as f64).sqrt();
+        assert!((rms - 8000.0 / 2f64.sqrt()).abs() < 600.0, "rms {rms}");
+        assert!(
+            wide.samples[..40].iter().any(|s| s.abs() > 2000),
+            "tone starts at once"
+        );
+        // Cached per rate: the 8 kHz original and the 16 kHz copy are separate and each shared.
+        assert!(Arc::ptr_eq(
+            &wide.samples,
+            &cache.get("beep", 16000).unwrap().samples
+        ));
+        assert_eq!(cache.get("beep", 8000).unwrap().samples.len(), 12_000);
+        // And back down: 16 kHz to 8 kHz halves the length.
+        write_wav(
+            &dir.join("wide.wav"),
+            16000,
+            1,
+            &tone(1000.0, 16000, 16_000),
+        );
+        let narrow = cache.get("wide", 8000).unwrap();
+        assert_eq!(narrow.samples.len(), 8000);
+        assert!(
+            goertzel(&narrow.samples[800..7200], 1000.0, 8000)
+                > 1000.0 * goertzel(&narrow.samples[800..7200], 2000.0, 8000)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

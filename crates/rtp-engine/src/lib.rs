@@ -35,8 +35,11 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod dtmf;
 pub mod g711;
+pub mod g722;
 pub mod jitter;
+pub mod opus;
 pub mod pacer;
 pub mod ports;
 pub mod rtcp;

@@ -16,7 +16,7 @@ use std::time::Instant;
 use rtp::header::{Header, EXTENSION_PROFILE_ONE_BYTE, EXTENSION_PROFILE_TWO_BYTE};
 use webrtc_util::Unmarshal;
 
-use crate::codec::Codec;
+use crate::codec::{AudioDecoder, AudioEncoder, Codec};
 
 /// Size of an RTP header without CSRCs or extension.
 const HEADER_LEN: usize = 12;
@@ -97,7 +97,6 @@ pub struct Received<'a> {
 }
 
 /// The sans-IO core of one RTP session: latching, validation, decoding, packetizing.
-#[derive(Debug)]
 pub struct RtpSession {
     cfg: SessionConfig,
     seq: u16,
@@ -110,7 +109,25 @@ pub struct RtpSession {
     last_received: Option<Instant>,
     /// Decoded audio of the last packet (reused, so receiving does not allocate).
     pcm: Vec<i16>,
+    /// Our direction's codec state.
+    encoder: Box<dyn AudioEncoder>,
+    /// The peer's direction's codec state.
+    decoder: Box<dyn AudioDecoder>,
     stats: Stats,
+}
+
+impl std::fmt::Debug for RtpSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtpSession")
+            .field("cfg", &self.cfg)
+            .field("seq", &self.seq)
+            .field("timestamp", &self.timestamp)
+            .field("send_target", &self.send_target)
+            .field("latched", &self.latched)
+            .field("remote_ssrc", &self.remote_ssrc)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RtpSession {
@@ -126,6 +143,8 @@ impl RtpSession {
             remote_ssrc: None,
             last_received: None,
             pcm: Vec::with_capacity(cfg.codec.samples_per_frame(cfg.ptime_ms.max(20)) * 2),
+            encoder: cfg.codec.encoder(),
+            decoder: cfg.codec.decoder(),
             stats: Stats::default(),
         }
     }
@@ -184,6 +203,14 @@ impl RtpSession {
         &self.pcm
     }
 
+    /// Audio standing in for `samples` samples the peer's packets did not bring (loss), from the
+    /// decoder's concealment; it replaces [`RtpSession::last_audio`].
+    pub fn conceal(&mut self, samples: usize) -> &[i16] {
+        self.pcm.clear();
+        self.decoder.conceal(samples, &mut self.pcm);
+        &self.pcm
+    }
+
     /// Handles one datagram that arrived at `now` from `from`.
     ///
     /// Returns `None` for anything that is not valid RTP from the peer with a negotiated payload type
@@ -233,7 +260,7 @@ impl RtpSession {
             Payload::TelephoneEvent(payload)
         } else {
             self.pcm.clear();
-            self.cfg.codec.decode(payload, &mut self.pcm);
+            self.decoder.decode(payload, &mut self.pcm);
             Payload::Audio(&self.pcm)
         };
         Some(Received {
@@ -283,16 +310,17 @@ impl RtpSession {
     }
 
     /// Builds the next RTP packet carrying `pcm` into `out` (cleared first), and advances the sequence
-    /// number by one and the timestamp by the frame's samples.
+    /// number by one and the timestamp by the frame's samples in RTP clock units
+    /// ([`Codec::timestamp_units`]: 160 for 20 ms of G.722, 960 for Opus).
     pub fn packetize(&mut self, pcm: &[i16], out: &mut Vec<u8>) {
         out.clear();
-        out.reserve(HEADER_LEN + pcm.len());
+        out.reserve(HEADER_LEN + 2 * pcm.len());
         out.push(0x80); // V=2, no padding, no extension, no CSRC.
         out.push((u8::from(self.marker_next) << 7) | (self.cfg.payload_type & 0x7F));
         out.extend_from_slice(&self.seq.to_be_bytes());
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         out.extend_from_slice(&self.cfg.ssrc.to_be_bytes());
-        self.cfg.codec.encode(pcm, out);
+        self.encoder.encode(pcm, out);
         self.seq = self.seq.wrapping_add(1);
         self.timestamp = self
             .timestamp

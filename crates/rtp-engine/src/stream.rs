@@ -81,7 +81,8 @@ impl MediaStream {
             sending: true,
             pending_ticks: 0,
             recv_buf: vec![0; RECV_BUF],
-            send_buf: Vec::with_capacity(12 + samples_per_frame),
+            // L16 is the largest payload: two bytes a sample.
+            send_buf: Vec::with_capacity(12 + 2 * samples_per_frame),
             event_buf: Vec::with_capacity(16),
         }
     }

@@ -115,3 +115,45 @@ fn own_packets_round_trip_through_a_peer_session() {
         other => panic!("expected audio, got {other:?}"),
     }
 }
+
+/// G.722 samples at 16 kHz but its RTP clock is 8000 Hz (RFC 3551 §4.5.2): 320 samples, 160 units.
+#[test]
+fn g722_timestamp_advances_160_per_320_samples() {
+    let mut cfg = config(None);
+    cfg.codec = Codec::G722;
+    cfg.payload_type = 9;
+    let mut s = RtpSession::new(cfg);
+    let mut out = Vec::new();
+    let pcm = support::tone_at(16000, 1000.0, 8000.0, 0, 320);
+    s.packetize(&pcm, &mut out);
+    let first = parse(&out);
+    assert_eq!(first.header.payload_type, 9);
+    assert_eq!(first.payload.len(), 160, "one byte per two samples");
+    s.packetize(&pcm, &mut out);
+    let second = parse(&out).header;
+    assert_eq!(second.timestamp, first.header.timestamp.wrapping_add(160));
+    s.skip(320);
+    s.packetize(&pcm, &mut out);
+    assert_eq!(
+        parse(&out).header.timestamp,
+        first.header.timestamp.wrapping_add(480)
+    );
+}
+
+/// Opus's RTP clock is 48000 Hz whatever the audio rate (RFC 7587 §4.1): 20 ms is 960 units.
+#[test]
+fn opus_timestamp_advances_960_per_20_ms() {
+    let mut cfg = config(None);
+    cfg.codec = Codec::Opus;
+    cfg.payload_type = 111;
+    let mut s = RtpSession::new(cfg);
+    let mut out = Vec::new();
+    let pcm = support::tone_at(16000, 1000.0, 8000.0, 0, 320);
+    s.packetize(&pcm, &mut out);
+    let first = parse(&out).header;
+    s.packetize(&pcm, &mut out);
+    let second = parse(&out);
+    assert_eq!(second.header.payload_type, 111);
+    assert!(!second.payload.is_empty());
+    assert_eq!(second.header.timestamp, first.timestamp.wrapping_add(960));
+}

@@ -24,7 +24,7 @@ pub struct Config {
     pub call_log: PathBuf,
     /// Most concurrent calls; beyond it new INVITEs get 503.
     pub max_calls: usize,
-    /// Codecs in preference order (SDP names).
+    /// Codecs in preference order (SDP names): the answer picks the first one the offer has.
     pub codecs: Vec<String>,
 }
 
@@ -39,7 +39,8 @@ impl Default for Config {
             recordings: PathBuf::from("recordings"),
             call_log: PathBuf::from("recordings/calls.jsonl"),
             max_calls: 1000,
-            codecs: vec!["PCMU".into(), "PCMA".into()],
+            // Wideband first when the peer has it; Opus and L16 only when configured.
+            codecs: vec!["G722".into(), "PCMU".into(), "PCMA".into()],
         }
     }
 }
@@ -64,7 +65,7 @@ pub struct FileConfig {
     pub call_log: Option<PathBuf>,
     /// `max_calls: 1000`
     pub max_calls: Option<usize>,
-    /// `codecs: [PCMU, PCMA]`
+    /// `codecs: [G722, PCMU, PCMA]`
     pub codecs: Option<Vec<String>>,
 }
 
@@ -183,9 +184,13 @@ impl Config {
             }
             for name in &codecs {
                 if chorus_rtp::codec::Codec::from_name(name).is_none() {
+                    let known: Vec<&str> = chorus_rtp::codec::Codec::ALL
+                        .iter()
+                        .map(|c| c.name())
+                        .collect();
                     return Err(ConfigError::Invalid {
                         key: "codecs",
-                        reason: format!("unknown codec '{name}' (known: PCMU, PCMA)"),
+                        reason: format!("unknown codec '{name}' (known: {})", known.join(", ")),
                     });
                 }
             }

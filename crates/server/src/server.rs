@@ -357,7 +357,7 @@ impl Server {
                     name: c.name().to_string(),
                     clock_rate: c.clock_rate(),
                     channels: 1,
-                    static_pt: Some(c.static_payload_type()),
+                    static_pt: c.static_payload_type(),
                 })
                 .collect(),
             telephone_event: true,

@@ -52,9 +52,14 @@ pub fn pcmu(seq: u16, ssrc: u32) -> Vec<u8> {
 
 /// `n` samples of a sine at `freq` Hz, 8 kHz, starting at sample `start`.
 pub fn tone(freq: f64, amplitude: f64, start: usize, n: usize) -> Vec<i16> {
+    tone_at(8000, freq, amplitude, start, n)
+}
+
+/// `n` samples of a sine at `freq` Hz sampled at `rate` Hz, starting at sample `start`.
+pub fn tone_at(rate: u32, freq: f64, amplitude: f64, start: usize, n: usize) -> Vec<i16> {
     (start..start + n)
         .map(|i| {
-            let t = i as f64 / 8000.0;
+            let t = i as f64 / f64::from(rate);
             (amplitude * (2.0 * std::f64::consts::PI * freq * t).sin()).round() as i16
         })
         .collect()
@@ -62,7 +67,12 @@ pub fn tone(freq: f64, amplitude: f64, start: usize, n: usize) -> Vec<i16> {
 
 /// Power of `freq` in `pcm` at 8 kHz (Goertzel).
 pub fn goertzel(pcm: &[i16], freq: f64) -> f64 {
-    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
+    goertzel_at(8000, pcm, freq)
+}
+
+/// Power of `freq` in `pcm` sampled at `rate` Hz (Goertzel).
+pub fn goertzel_at(rate: u32, pcm: &[i16], freq: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(rate)).cos();
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for &x in pcm {
         let s0 = f64::from(x) + k * s1 - s2;
