@@ -1680,17 +1680,26 @@ fn failure_goto(m: &Menu) -> Option<&str> {
     }
 }
 
+/// The first line of a parser message, without the `error: line L column C:` the diagnostic already says.
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_string()
+    let line = s.lines().next().unwrap_or_default();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match Regex::new(r"^line \d+ column \d+: ") {
+        Ok(re) => re.replace(line, "").into_owned(),
+        Err(_) => line.to_string(),
+    }
 }
 
+/// The last line of a regex error ("error: unclosed group"), without its `error: `.
 fn last_line(s: &str) -> String {
-    s.lines()
+    let line = s
+        .lines()
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default()
         .trim()
-        .to_lowercase()
+        .to_lowercase();
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
 }
 
 /// Parses `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.
@@ -1719,3 +1728,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     Ok(Duration::from_secs_f64(secs))
 }
+
+#[cfg(test)]
+mod tests;

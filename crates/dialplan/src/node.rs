@@ -141,12 +141,24 @@ fn distance(a: &str, b: &str) -> usize {
 /// The candidate closest to `word` when it is close enough to be a likely typo.
 pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
-    candidates
+    // Words from other systems first: `max_digits` for `max`, `inter_digit_timeout` for `digit_timeout`.
+    let structural = candidates
         .iter()
-        .map(|c| (distance(&word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1) || (c.len() > 3 && c.starts_with(&word)))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .find(|c| {
+            c.len() >= 3
+                && (word.split('_').any(|part| part == **c)
+                    || word.ends_with(&format!("_{c}"))
+                    || word.starts_with(&format!("{c}_")))
+        })
+        .copied();
+    structural.or_else(|| {
+        candidates
+            .iter()
+            .map(|c| (distance(&word, c), *c))
+            .filter(|(d, c)| *d <= (c.len() / 3).max(1) || (c.len() > 3 && c.starts_with(&word)))
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, c)| c)
+    })
 }
 
 /// ` (did you mean 'x'?)` or nothing.
@@ -169,6 +181,14 @@ mod tests {
         );
         assert_eq!(suggest("zzz", &["play", "pause"]), None);
         assert_eq!(suggest("tiemout", &["timeout", "tries"]), Some("timeout"));
+        assert_eq!(suggest("max_digits", &["min", "max"]), Some("max"));
+        assert_eq!(
+            suggest(
+                "inter_digit_timeout",
+                &["first_digit_timeout", "digit_timeout"]
+            ),
+            Some("digit_timeout")
+        );
     }
 
     #[test]

@@ -86,13 +86,30 @@ fn check(file: &std::path::Path, prompts: Option<PathBuf>) -> ExitCode {
     });
     match chorus_dialplan::Dialplan::load(file, prompts.as_deref()) {
         Ok(plan) => {
-            println!("{}: ok ({} routes)", file.display(), plan.routes.len());
+            println!(
+                "{}: ok ({} routes, {} menus, {} prompts{})",
+                file.display(),
+                plan.routes.len(),
+                plan.shared.menus.len(),
+                plan.prompt_names().len(),
+                if prompts.is_some() {
+                    ", all found"
+                } else {
+                    "; prompts not checked: no prompts directory"
+                }
+            );
             ExitCode::SUCCESS
         }
         Err(errors) => {
             for e in &errors {
                 println!("{e}");
             }
+            let n = errors.len();
+            eprintln!(
+                "{}: {n} error{}",
+                file.display(),
+                if n == 1 { "" } else { "s" }
+            );
             ExitCode::FAILURE
         }
     }

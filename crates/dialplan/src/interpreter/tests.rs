@@ -1090,3 +1090,146 @@ async fn default_methods_fail_as_not_supported() {
         ["0 answer", "0 play welcome", "1000 hangup"]
     );
 }
+
+// ---------------------------------------------------------------- the demo dialplan, with its real prompts
+
+async fn demo(user: &str, call: &mut FakeCall) -> (Outcome, Vars, Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let plan = Dialplan::load(
+        &root.join("dialplans/demo.yaml"),
+        Some(&root.join("prompts")),
+    )
+    .unwrap();
+    let (route, mut vars) = plan.route(user).unwrap();
+    let out = run_with_vars(
+        route,
+        &PromptCache::new(root.join("prompts")),
+        call,
+        &mut vars,
+    )
+    .await;
+    // What happened, without the times (they depend on the spoken prompts' lengths).
+    let what = call
+        .log
+        .iter()
+        .map(|(_, s)| s.clone())
+        .filter(|s| !s.starts_with("stop ") && !s.starts_with("skip "))
+        .collect();
+    (out, vars, what)
+}
+
+#[tokio::test(start_paused = true)]
+async fn demo_ivr_branches() {
+    let mut call = FakeCall::new(None).keys(&[(500, '1')]);
+    let (out, _, what) = demo("ivr", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(
+        what,
+        [
+            "answer",
+            "play welcome",
+            "key 1",
+            "play goodbye",
+            "hangup normal"
+        ]
+    );
+
+    let mut call = FakeCall::new(None).keys(&[(500, '2'), (20_000, '#')]);
+    let (_, vars, what) = demo("ivr", &mut call).await;
+    assert!(
+        vars["recording"].starts_with("ivr-20261202T0615"),
+        "{vars:?}"
+    );
+    assert_eq!(what[..4], ["answer", "play welcome", "key 2", "play beep"]);
+    assert!(
+        what[4].starts_with("record ivr-") && what[4].ends_with("max=30s terms=#"),
+        "{what:?}"
+    );
+    assert_eq!(what[6], "hangup normal");
+
+    let mut call = FakeCall::new(Some(Duration::from_secs(60))).keys(&[(500, '3')]);
+    let (out, _, what) = demo("ivr", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert_eq!(
+        what,
+        [
+            "answer",
+            "play welcome",
+            "key 3",
+            "join 1 muted=false",
+            "caller-bye"
+        ]
+    );
+
+    let mut call = FakeCall::new(None).keys(&[(500, '8')]);
+    let (_, _, what) = demo("ivr", &mut call).await;
+    assert_eq!(
+        what,
+        [
+            "answer",
+            "play welcome",
+            "key 8",
+            "play invalid",
+            "play menu",
+            "no key",
+            "play no-input",
+            "play menu",
+            "no key",
+            "play no-input",
+            "play goodbye",
+            "hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn demo_digits_record_conference() {
+    let mut call = FakeCall::new(None).keys(&[(500, '4'), (1000, '0'), (1500, '2'), (2000, '#')]);
+    let (_, vars, what) = demo("digits", &mut call).await;
+    assert_eq!(vars["digits"], "402");
+    assert_eq!(
+        what,
+        [
+            "answer",
+            "play enter-digits",
+            "key 4",
+            "key 0",
+            "key 2",
+            "key #",
+            "play you-entered",
+            "play digit-4",
+            "play digit-0",
+            "play digit-2",
+            "hangup normal"
+        ]
+    );
+    // Nothing entered: nothing read back.
+    let mut call = FakeCall::new(None);
+    let (_, vars, what) = demo("digits", &mut call).await;
+    assert_eq!(vars["digits"], "");
+    assert_eq!(
+        what,
+        ["answer", "play enter-digits", "no key", "hangup normal"]
+    );
+
+    let mut call = FakeCall::new(Some(Duration::from_secs(12)));
+    let (out, vars, what) = demo("record", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert!(vars["recording"].starts_with("record-2026"), "{vars:?}");
+    assert_eq!(what[..2], ["answer", "play beep"]);
+    assert!(what[2].ends_with("max=30s terms=#"), "{what:?}");
+
+    let mut call = FakeCall::new(Some(Duration::from_secs(5)));
+    call.room_full = true;
+    let (_, vars, what) = demo("conf-12", &mut call).await;
+    assert_eq!(vars["room"], "12");
+    assert_eq!(
+        what,
+        [
+            "answer",
+            "join 12 muted=false",
+            "play room-full",
+            "hangup normal"
+        ]
+    );
+}

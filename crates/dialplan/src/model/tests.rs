@@ -1,0 +1,347 @@
+//! The checker: what it accepts, the defaults it fills in, and every error with its exact position.
+
+use super::*;
+
+const PLAN: &str = "routes:
+  - name: echo
+    match: echo
+    steps: [answer, echo]
+  - name: conf
+    match: 'conf-(?P<room>[0-9]+)'
+    steps:
+      - ring: 500ms
+      - play: [hello, hello]
+      - pause: 1s
+      - hangup
+";
+
+fn errors(yaml: &str) -> Vec<String> {
+    match Dialplan::parse("x.yaml", yaml, None) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(e) => e.iter().map(|d| d.to_string()).collect(),
+    }
+}
+
+fn prompts_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts")
+}
+
+#[test]
+fn routes_match_whole_user_with_captures() {
+    let plan = Dialplan::parse("t.yaml", PLAN, None).unwrap();
+    let (r, vars) = plan.route("conf-42").unwrap();
+    assert_eq!(r.name, "conf");
+    assert_eq!(vars.get("room").map(String::as_str), Some("42"));
+    assert_eq!(
+        r.steps,
+        vec![
+            Step::Ring(Duration::from_millis(500)),
+            Step::Play(Play {
+                prompts: vec!["hello".into(), "hello".into()],
+                barge_in: false
+            }),
+            Step::Pause(Duration::from_secs(1)),
+            Step::Hangup(HangupReason::Normal)
+        ]
+    );
+    assert!(plan.route("echo2").is_none());
+    assert!(plan.route("xecho").is_none());
+    assert_eq!(plan.find("echo").unwrap().0, 0);
+}
+
+#[test]
+fn example_dialplans_pass_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dialplans");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) == Some("yaml") {
+            if let Err(e) = Dialplan::load(&path, Some(&prompts_dir())) {
+                panic!("{}: {e:#?}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "demo, company and voicemail");
+    // The demo has exactly the routes of ARCHITECTURE.md; anything else is a 404.
+    let demo = Dialplan::load(&dir.join("demo.yaml"), Some(&prompts_dir())).unwrap();
+    for (user, route) in [
+        ("echo", "echo"),
+        ("hello", "hello"),
+        ("record", "record"),
+        ("digits", "digits"),
+        ("ivr", "ivr"),
+        ("conf-1", "conference"),
+        ("conf-42", "conference"),
+    ] {
+        assert_eq!(
+            demo.route(user).map(|r| r.0.name.as_str()),
+            Some(route),
+            "{user}"
+        );
+    }
+    for user in ["", "conf-", "conf-x", "echo1", "other", "Echo"] {
+        assert!(demo.route(user).is_none(), "{user} must be a 404");
+    }
+    let names = demo.prompt_names();
+    for p in [
+        "beep",
+        "welcome",
+        "menu",
+        "digit-0",
+        "room-full",
+        "you-entered",
+    ] {
+        assert!(names.contains(&p), "{p} in {names:?}");
+    }
+}
+
+#[test]
+fn defaults() {
+    let plan = Dialplan::parse(
+        "t.yaml",
+        "routes:\n  - match: t\n    steps:\n      - collect: {into: x}\n      - record\n      - conference: lobby\n      - transfer: sip:a@b\n",
+        None,
+    )
+    .unwrap();
+    let s = &plan.routes[0].steps;
+    assert_eq!(
+        s[0],
+        Step::Collect(Box::new(Collect {
+            into: "x".into(),
+            prompts: vec![],
+            min: 1,
+            max: 20,
+            terminators: "#".into(),
+            first_digit_timeout: Duration::from_secs(5),
+            digit_timeout: Duration::from_secs(3),
+            tries: 3,
+            no_input: vec![],
+            invalid: vec![],
+            pattern: None,
+            on_failure: vec![],
+        }))
+    );
+    let Step::Record(r) = &s[1] else {
+        panic!("{:?}", s[1])
+    };
+    assert_eq!(
+        (r.beep, r.max, r.terminators.as_str(), r.silence, &r.into),
+        (true, Duration::from_secs(60), "#", None, &None)
+    );
+    assert_eq!(
+        r.name,
+        Template(vec![
+            Part::Var("timestamp".into()),
+            Part::Text("-".into()),
+            Part::Var("route".into())
+        ])
+    );
+    assert_eq!(
+        s[2],
+        Step::Conference(Box::new(Conference {
+            room: Template::text("lobby"),
+            options: RoomOptions::default(),
+            full: vec![]
+        }))
+    );
+    assert_eq!(
+        s[3],
+        Step::Transfer(Transfer {
+            to: Template::text("sip:a@b"),
+            mode: TransferMode::Auto
+        })
+    );
+}
+
+#[test]
+fn every_error_at_its_position_with_suggestions() {
+    let bad = "menus:
+  main:
+    promt: menu
+    timeout: 5 parsecs
+    choices:
+      1: {goto: mian}
+      12: hangup
+      2: {menu: main}
+routes:
+  - name: a
+    match: '('
+    steps:
+      - plya: hello
+      - play: nosuch
+      - collect: {into: x, max_digits: 4, first_digit_timeout: 2s}
+      - say_digits: '{xx}'
+      - if: {time: 'Mon-Fry 09:00-17:00'}
+        then: hangup
+      - hangup: bsy
+      - transfer: 'alice@example.com'
+  - nme: b
+    match: b
+    steps: [answer, echo, hangpu]
+  - match: c
+    steps:
+      - play: hello
+        barge_in: true
+";
+    let errs = match Dialplan::parse("x.yaml", bad, Some(&prompts_dir())) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+    };
+    assert_eq!(
+        errs,
+        [
+            "x.yaml:3:5: unknown key 'promt' in menu 'main' (did you mean 'prompt'?)",
+            "x.yaml:4:14: timeout: invalid duration unit 'parsecs' in '5 parsecs' (use ms, s, m or h)",
+            "x.yaml:6:17: undefined menu 'mian' (did you mean 'main'?)",
+            "x.yaml:7:11: menu choice '12' must be one key (0-9, *, #, A-D); quote * and #",
+            "x.yaml:8:17: menu 'main' runs itself through 'menu: main'; use 'goto: main' to go back to a menu",
+            "x.yaml:11:12: invalid match pattern: unclosed group",
+            "x.yaml:13:9: unknown step 'plya' (did you mean 'play'?)",
+            &format!("x.yaml:14:15: prompt 'nosuch' not found in {}", prompts_dir().display()),
+            "x.yaml:15:28: unknown key 'max_digits' in collect (did you mean 'max'?)",
+            "x.yaml:16:21: undefined variable 'xx' (did you mean 'x'?) (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)",
+            "x.yaml:17:20: time 'Mon-Fry 09:00-17:00': unknown day 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)",
+            "x.yaml:19:17: unknown hangup reason 'bsy' (did you mean 'busy'?)",
+            "x.yaml:20:19: transfer target must be a URI starting with sip:, sips: or tel:",
+            "x.yaml:21:5: unknown key 'nme' in route (did you mean 'name'?)",
+            "x.yaml:23:27: unknown step 'hangpu' (did you mean 'hangup'?)",
+            "x.yaml:27:9: unexpected key 'barge_in' in step 'play': options go under it, indented (e.g. 'play:' then '  barge_in: ...')",
+        ]
+    );
+}
+
+#[test]
+fn invalid_yaml_points_at_the_problem() {
+    assert_eq!(
+        errors("routes:\n  - match: a\n    steps: [answer\n"),
+        ["x.yaml:3:12: invalid yaml: unclosed bracket '['"]
+    );
+    assert_eq!(
+        errors("routes:\n  - match: a\n    steps:\n      - play: hello\n     - hangup\n"),
+        ["x.yaml:5:6: invalid yaml: while parsing a block mapping, did not find expected key"]
+    );
+    assert_eq!(
+        errors(""),
+        ["x.yaml:1:1: the dialplan must be a mapping, found nothing"]
+    );
+    assert_eq!(
+        errors("routes: 3\n"),
+        ["x.yaml:1:9: routes must be a list, found a number"]
+    );
+    assert_eq!(
+        errors("menus: {}\n"),
+        ["x.yaml:1:1: the dialplan needs 'routes'"]
+    );
+}
+
+#[test]
+fn wrong_shapes_and_types() {
+    let e = errors(
+        "routes:
+  - match: a
+    steps:
+      - play
+      - answer: now
+      - 5
+      - ring: [1s]
+      - collect: {into: 'a b', min: 5, max: 2, tries: 0, terminators: 'x'}
+      - record: {max: 0s, beep: 'loud'}
+      - set: {'x y': 1}
+      - if: {var: a}
+      - if: {var: a, equals: '1', matches: '1'}
+      - if: {var: a, equals: '1'}
+      - switch: a
+      - play: {prompt: []}
+      - transfer: {to: 'sip:a@b', mode: blind}
+      - conference: {room: '1', exit_key: '12', max_members: 0}
+      - say_number: '{a'
+",
+    );
+    assert_eq!(
+        e,
+        [
+            "x.yaml:4:9: step 'play' needs a value, e.g. 'play: hello'",
+            "x.yaml:5:9: step 'answer' takes no value",
+            "x.yaml:6:9: a step must be a name like 'answer' or a mapping like 'play: hello', found a number",
+            "x.yaml:7:15: ring duration must be a duration like 5s or 500ms, found a list",
+            "x.yaml:8:25: into 'a b' is not a variable name (letters, digits and _)",
+            "x.yaml:9:17: record: max must be more than 0s",
+            "x.yaml:9:33: beep must be true or false, found a string",
+            "x.yaml:10:22: 'x y' is not a variable name (letters, digits and _)",
+            "x.yaml:11:13: if on a variable needs exactly one of 'equals', 'matches', 'empty'",
+            "x.yaml:11:19: undefined variable 'a' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)",
+            "x.yaml:12:13: if on a variable needs exactly one of 'equals', 'matches', 'empty'",
+            "x.yaml:12:19: undefined variable 'a' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)",
+            "x.yaml:13:9: 'if' needs 'then' (the steps run when the test holds)",
+            "x.yaml:13:19: undefined variable 'a' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)",
+            "x.yaml:14:9: 'switch' needs 'cases' (value: steps)",
+            "x.yaml:14:17: undefined variable 'a' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)",
+            "x.yaml:15:24: play needs at least one prompt",
+            "x.yaml:16:41: unknown transfer mode 'blind'; modes: auto, redirect, refer",
+            "x.yaml:17:43: exit_key must be one key",
+            "x.yaml:17:62: max_members must be between 1 and 10000, found 0",
+            "x.yaml:18:21: say_number: unclosed '{' in '{a'",
+        ]
+    );
+}
+
+#[test]
+fn loops_with_no_exit_are_rejected() {
+    let e = errors(
+        "menus:
+  a:
+    choices: {1: hangup}
+    on_failure: {goto: b}
+  b:
+    choices: {1: hangup}
+    on_failure: [{play: x}, {goto: a}]
+  c:
+    choices: {1: hangup}
+    on_failure: {goto: a}
+routes:
+  - match: t
+    steps: [{goto: c}]
+",
+    );
+    assert_eq!(
+        e,
+        [
+            "x.yaml:3:5: menu 'a' loops forever when the caller presses nothing: its on_failure leads back to it; end it with hangup",
+            "x.yaml:6:5: menu 'b' loops forever when the caller presses nothing: its on_failure leads back to it; end it with hangup",
+        ]
+    );
+    // A menu that goes back to itself on a key press is fine: the caller chose to.
+    Dialplan::parse(
+        "ok.yaml",
+        "menus:\n  a:\n    choices: {9: {goto: a}}\nroutes:\n  - match: t\n    steps: [{goto: a}]\n",
+        None,
+    )
+    .unwrap();
+}
+
+#[test]
+fn templates() {
+    assert_eq!(
+        Template::parse("a{b}c{{d}}").unwrap(),
+        Template(vec![
+            Part::Text("a".into()),
+            Part::Var("b".into()),
+            Part::Text("c{d}".into())
+        ])
+    );
+    for bad in ["{", "{}", "}", "{a b}", "{a"] {
+        assert!(Template::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+    assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+    assert!(parse_duration("-1s").is_err());
+    assert!(parse_duration("fast").is_err());
+    assert!(parse_duration("99999h").is_err());
+}
