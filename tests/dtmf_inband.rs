@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::audio::Audio;
+use common::audio::{goertzel, Audio};
 use common::pcap::{self, Stream};
 use common::{sipp_with_files, Chorus, Transport};
 
@@ -52,9 +52,36 @@ fn play_inband(pcm: &[i16], linger_ms: u64, what: &str) -> serde_json::Value {
     call
 }
 
+/// Checks the test's own signal before blaming the server: after µ-law coding, each 100 ms key window
+/// holds its row and column tones well above the other six DTMF frequencies.
+fn check_tones(pcm: &[i16], keys: &str) {
+    const ALL: [f64; 8] = [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0];
+    let coded: Vec<i16> = pcm
+        .iter()
+        .map(|s| common::rtp::ulaw_decode(common::rtp::ulaw_encode(*s)))
+        .collect();
+    for (i, key) in keys.chars().enumerate() {
+        let start = (500 + 200 * i) * 8;
+        let window = &coded[start..start + 800];
+        let (lo, hi) = pcap::dtmf_freqs(key);
+        let power = |f: f64| goertzel(window, 8000, f);
+        let weakest = power(lo).min(power(hi));
+        let strongest_other = ALL
+            .iter()
+            .filter(|f| **f != lo && **f != hi)
+            .map(|f| power(*f))
+            .fold(0.0, f64::max);
+        assert!(
+            weakest > 100.0 * strongest_other,
+            "test signal: key {key} is not a clean {lo}+{hi} Hz pair"
+        );
+    }
+}
+
 #[test]
 fn tones_in_the_audio_are_keys() {
     let pcm = pcap::dtmf_audio("159*", 500, 100, 100, pcap::dbfs_amplitude(-10.0));
+    check_tones(&pcm, "159*");
     // 500 ms + 4 × 200 ms of audio, then 700 ms more before the BYE.
     let call = play_inband(&pcm, 2000, "keys 159*");
     assert_eq!(
