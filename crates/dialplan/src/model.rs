@@ -1370,7 +1370,9 @@ impl Dialplan {
         text: &str,
         prompts_dir: Option<&Path>,
     ) -> Result<Dialplan, Vec<Diagnostic>> {
-        let root: Sp = serde_saphyr::from_str(text).map_err(|e| {
+        // YAML 1.2 booleans only: `n`, `no`, `yes`, `off` stay words (a variable named `n`, `equals: no`).
+        let options = serde_saphyr::options! { strict_booleans: true };
+        let root: Sp = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
             let (line, column) = e
                 .location()
                 .map(|l| (l.line(), l.column()))

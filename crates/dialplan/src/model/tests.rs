@@ -321,6 +321,46 @@ routes:
 }
 
 #[test]
+fn yaml_1_1_booleans_are_words() {
+    let plan = Dialplan::parse(
+        "t.yaml",
+        "routes:\n  - match: '(?P<n>.*)'\n    steps:\n      - if: {var: n, equals: no}\n        then: {set: {y: yes}}\n",
+        None,
+    )
+    .unwrap();
+    let Step::If(i) = &plan.routes[0].steps[0] else {
+        panic!()
+    };
+    assert_eq!(
+        i.condition,
+        Condition::Equals("n".into(), Template::text("no"))
+    );
+    assert_eq!(
+        errors("routes:\n  - match: a\n    steps: [{record: {beep: yes}}]\n"),
+        ["x.yaml:3:29: beep must be true or false, found a string"]
+    );
+}
+
+/// Every prefix of the demo, and the demo with characters swapped for YAML syntax, is checked without a panic.
+#[test]
+fn mangled_files_never_panic() {
+    let text = include_str!("../../../../dialplans/demo.yaml");
+    let mut n = 0;
+    // Sparse positions keep this quick in a debug build.
+    for (i, ch) in text.char_indices().filter(|(i, _)| i % 7 == 0) {
+        let _ = Dialplan::parse("m.yaml", &text[..i], None);
+        if i % 21 == 0 {
+            for c in [":", "-", " ", "{", "[", "\n", "'", "*", "&a ", "!!binary "] {
+                let mangled = format!("{}{c}{}", &text[..i], &text[i + ch.len_utf8()..]);
+                let _ = Dialplan::parse("m.yaml", &mangled, None);
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 1000, "{n}");
+}
+
+#[test]
 fn templates() {
     assert_eq!(
         Template::parse("a{b}c{{d}}").unwrap(),
