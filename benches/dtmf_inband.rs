@@ -17,7 +17,7 @@ fn signal(kind: &str, rate: u32) -> Vec<i16> {
     let mut rng = StdRng::seed_from_u64(7);
     (0..rate)
         .map(|i| match kind {
-            "tone" if (i * 5 / rate) % 2 == 0 => {
+            "tone" if (i * 5 / rate).is_multiple_of(2) => {
                 let t = f64::from(i) / f64::from(rate);
                 let a = 7200.0;
                 (a * (2.0 * std::f64::consts::PI * 770.0 * t).sin()

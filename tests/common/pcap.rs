@@ -189,7 +189,7 @@ pub fn dtmf_audio(keys: &str, lead_ms: u32, on_ms: u32, off_ms: u32, amplitude: 
                     + (2.0 * std::f64::consts::PI * hi * t).sin());
             pcm.push(s.round().clamp(-32767.0, 32767.0) as i16);
         }
-        pcm.extend(std::iter::repeat(0).take(off_ms as usize * per_ms));
+        pcm.extend(std::iter::repeat_n(0, off_ms as usize * per_ms));
     }
     pcm
 }
