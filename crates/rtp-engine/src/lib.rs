@@ -22,7 +22,7 @@
 //!         // Frame n is due at start + n * 20 ms: send exactly one frame per tick.
 //!         MediaEvent::Tick => stream.send_frame(&frame).await?,
 //!         MediaEvent::Audio(pcm) => frame[..pcm.len().min(160)].copy_from_slice(&pcm[..pcm.len().min(160)]),
-//!         MediaEvent::TelephoneEvent(_rfc4733) => {}
+//!         MediaEvent::Dtmf(_key_press) => {}
 //!     }
 //! }
 //! # }

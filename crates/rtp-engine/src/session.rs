@@ -96,6 +96,24 @@ pub struct Received<'a> {
     pub payload: Payload<'a>,
 }
 
+/// A valid RTP packet from the peer with its payload still encoded ([`RtpSession::receive`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct ReceivedRaw<'a> {
+    /// RTP sequence number.
+    pub seq: u16,
+    /// RTP timestamp.
+    pub timestamp: u32,
+    /// RTP marker bit.
+    pub marker: bool,
+    /// The sender's SSRC.
+    pub ssrc: u32,
+    /// True for an RFC 4733 telephone-event payload, false for audio.
+    pub is_event: bool,
+    /// The payload, padding removed.
+    pub payload: &'a [u8],
+}
+
 /// The sans-IO core of one RTP session: latching, validation, decoding, packetizing.
 pub struct RtpSession {
     cfg: SessionConfig,
@@ -221,6 +239,32 @@ impl RtpSession {
         from: SocketAddr,
         data: &'a [u8],
     ) -> Option<Received<'a>> {
+        let raw = self.receive(now, from, data)?;
+        let (seq, timestamp, marker, ssrc) = (raw.seq, raw.timestamp, raw.marker, raw.ssrc);
+        let payload = if raw.is_event {
+            Payload::TelephoneEvent(raw.payload)
+        } else {
+            self.pcm.clear();
+            self.decoder.decode(raw.payload, &mut self.pcm);
+            Payload::Audio(&self.pcm)
+        };
+        Some(Received {
+            seq,
+            timestamp,
+            marker,
+            ssrc,
+            payload,
+        })
+    }
+
+    /// Like [`RtpSession::handle_datagram`] but leaves audio encoded, for a jitter buffer that decodes
+    /// at playout time with [`RtpSession::decode`].
+    pub fn receive<'d>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &'d [u8],
+    ) -> Option<ReceivedRaw<'d>> {
         let (header, payload) = self.parse(data)?;
         let pt = header.payload_type;
         let is_event = self.cfg.telephone_event_pt == Some(pt);
@@ -256,20 +300,21 @@ impl RtpSession {
         self.last_received = Some(now);
         self.stats.packets_received += 1;
         self.stats.bytes_received += data.len() as u64;
-        let payload = if is_event {
-            Payload::TelephoneEvent(payload)
-        } else {
-            self.pcm.clear();
-            self.decoder.decode(payload, &mut self.pcm);
-            Payload::Audio(&self.pcm)
-        };
-        Some(Received {
+        Some(ReceivedRaw {
             seq: header.sequence_number,
             timestamp: header.timestamp,
             marker: header.marker,
             ssrc: header.ssrc,
+            is_event,
             payload,
         })
+    }
+
+    /// Decodes one encoded audio payload (from [`RtpSession::receive`]) into the session's buffer.
+    pub fn decode(&mut self, payload: &[u8]) -> &[i16] {
+        self.pcm.clear();
+        self.decoder.decode(payload, &mut self.pcm);
+        &self.pcm
     }
 
     /// Splits a datagram into its RTP header and payload (padding removed), counting what it rejects.

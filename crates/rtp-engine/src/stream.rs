@@ -1,15 +1,29 @@
-//! The tokio shell of one call's media: a UDP socket driving an [`RtpSession`] and a [`Pacer`].
+//! The tokio shell of one call's media: the RTP and RTCP sockets driving the sans-IO cores of the call.
+//!
+//! Receive path: datagram -> RTCP demux ([`crate::rtcp::is_rtcp`]) -> [`RtpSession::receive`]
+//! (validation, latching) -> telephone-events to the [`rfc4733::Receiver`], audio into the
+//! [`JitterBuffer`] -> at each 20 ms tick one frame out, decoded (or concealed) -> the in-band
+//! [`inband::Detector`] tap (only when no telephone-event was negotiated) -> [`MediaEvent::Audio`].
+//! Digits come out as [`MediaEvent::Dtmf`]. RTCP reports go out on the odd port (or the RTP port with
+//! rtcp-mux) on the [`RtcpSession`] timer.
 //!
 //! [`MediaStream::next`] is the only place that waits; it is cancel-safe, so a call task can
 //! `tokio::select!` it against its signalling channel without losing a tick or a packet.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
+use crate::dtmf::{inband, rfc4733, DtmfEvent};
+use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::pacer::Pacer;
 use crate::ports::MediaSocket;
-use crate::session::{Payload, RtpSession, SessionConfig, Stats};
+use crate::rtcp::{is_rtcp, CallRtpStats, RtcpConfig, RtcpSession};
+use crate::session::{RtpSession, SessionConfig, Stats};
+
+/// Playout delay of the jitter buffer (issue 3: 60 ms by default, never unbounded).
+pub const JITTER_DEPTH: Duration = Duration::from_millis(60);
 
 /// Largest datagram read; RTP for 20 ms of any codec here is far below it.
 const RECV_BUF: usize = 2048;
@@ -19,15 +33,18 @@ const RECV_BUF: usize = 2048;
 pub enum MediaEvent<'a> {
     /// The next frame is due: the caller sends one with [`MediaStream::send_frame`].
     Tick,
-    /// A packet of audio arrived from the peer, decoded to PCM at [`MediaStream::sample_rate`].
+    /// One frame of the peer's audio, decoded to PCM at [`MediaStream::sample_rate`]: out of the
+    /// jitter buffer at the frame clock (concealed when lost), or as it arrives when the peer's
+    /// packetization does not fit the buffer's frame.
     Audio(&'a [i16]),
-    /// An RFC 4733 telephone-event payload arrived, raw.
-    TelephoneEvent(&'a [u8]),
+    /// A key press (RFC 4733 or in-band), reported once.
+    Dtmf(DtmfEvent),
 }
 
 enum Wake {
     Timer,
     Recv(io::Result<(usize, SocketAddr)>),
+    Rtcp(io::Result<(usize, SocketAddr)>),
 }
 
 /// One call's RTP stream over a socket from the pool.
@@ -35,6 +52,7 @@ pub struct MediaStream {
     // Field order is drop order: the socket closes before `_port` returns its port to the pool.
     socket: Socket,
     _port: MediaSocket,
+    rtcp_socket: Option<Socket>,
     session: RtpSession,
     pacer: Pacer,
     local_port: u16,
@@ -42,9 +60,26 @@ pub struct MediaStream {
     sending: bool,
     /// Ticks found due and not yet returned.
     pending_ticks: u32,
+    /// The frame of the pending tick was played out of the jitter buffer already.
+    played: bool,
+    /// `None` once the peer's packets turned out not to be one frame each (then audio goes straight
+    /// through as it arrives).
+    jitter: Option<JitterBuffer>,
+    /// Timestamp units of one of our frames.
+    frame_units: u32,
+    /// Last audio packet's (seq, timestamp), to spot packetization that does not fit the buffer.
+    last_audio: Option<(u16, u32)>,
+    /// The last frame played (for concealment) and the frame handed out.
+    frame: Vec<i16>,
+    lost_run: u32,
+    dtmf_rx: rfc4733::Receiver,
+    inband: Option<inband::Detector>,
+    digits: VecDeque<DtmfEvent>,
+    rtcp: RtcpSession,
+    rtcp_mux: bool,
     recv_buf: Vec<u8>,
+    rtcp_buf: Vec<u8>,
     send_buf: Vec<u8>,
-    event_buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for MediaStream {
@@ -70,73 +105,287 @@ impl MediaStream {
             ),
         };
         tokio_socket.register();
+        let rtcp_socket = socket.take_rtcp_socket().map(|s| {
+            let mut s = Socket::Std(s);
+            s.register();
+            s
+        });
         let samples_per_frame = cfg.codec.samples_per_frame(cfg.ptime_ms);
+        let frame_units = cfg.codec.timestamp_units(samples_per_frame);
+        let jitter = JitterBuffer::new(JitterConfig {
+            clock_rate: cfg.codec.clock_rate(),
+            frame_samples: frame_units,
+            depth: JITTER_DEPTH,
+        });
+        // The in-band detector is a tap for peers without telephone-event only (talk-off risk and
+        // cost are pointless when the peer signals digits out of band).
+        let inband = match cfg.telephone_event_pt {
+            Some(_) => None,
+            None => inband::Detector::new(cfg.codec.sample_rate()).ok(),
+        };
+        let rtcp = RtcpSession::new(
+            RtcpConfig::new(
+                cfg.ssrc,
+                format!("chorus@{local_port}"),
+                cfg.codec.clock_rate(),
+                u64::from(cfg.ssrc) ^ u64::from(cfg.initial_timestamp) << 32,
+            ),
+            now,
+            SystemTime::now(),
+        );
         MediaStream {
             socket: tokio_socket,
             _port: socket,
+            rtcp_socket,
             session: RtpSession::new(cfg),
             pacer: Pacer::new(now, cfg.ptime_ms),
             local_port,
             samples_per_frame,
             sending: true,
             pending_ticks: 0,
+            played: false,
+            jitter: Some(jitter),
+            frame_units,
+            last_audio: None,
+            frame: vec![0; samples_per_frame],
+            lost_run: 0,
+            dtmf_rx: rfc4733::Receiver::new(cfg.codec.clock_rate()),
+            inband,
+            digits: VecDeque::new(),
+            rtcp,
+            rtcp_mux: false,
             recv_buf: vec![0; RECV_BUF],
+            rtcp_buf: vec![0; RECV_BUF],
             // L16 is the largest payload: two bytes a sample.
             send_buf: Vec::with_capacity(12 + 2 * samples_per_frame),
-            event_buf: Vec::with_capacity(16),
         }
     }
 
-    /// Waits for the next event: a due frame ([`MediaEvent::Tick`], one per frame) or a packet from the
-    /// peer. Cancel-safe. Errors only when the socket itself is unusable.
+    /// Waits for the next event: a due frame ([`MediaEvent::Tick`], one per frame, preceded by that
+    /// frame's [`MediaEvent::Audio`] from the jitter buffer when there is one), a key press, or audio
+    /// that bypasses the buffer. Cancel-safe. Errors only when the socket itself is unusable.
     pub async fn next(&mut self) -> io::Result<MediaEvent<'_>> {
         loop {
+            if let Some(d) = self.digits.pop_front() {
+                return Ok(MediaEvent::Dtmf(d));
+            }
             if self.pending_ticks > 0 {
+                if !self.played {
+                    self.played = true;
+                    let now = tokio::time::Instant::now().into_std();
+                    if self.play_out(now) {
+                        // Digits the tap finds come out on the next calls, before the Tick.
+                        self.tap(now);
+                        return Ok(MediaEvent::Audio(&self.frame));
+                    }
+                }
                 self.pending_ticks -= 1;
+                self.played = false;
                 return Ok(MediaEvent::Tick);
             }
-            let deadline = tokio::time::Instant::from_std(self.pacer.next_deadline());
+            let mut deadline = self.pacer.next_deadline();
+            for t in [self.rtcp.poll_timeout(), self.dtmf_rx.poll_timeout()]
+                .into_iter()
+                .flatten()
+            {
+                deadline = deadline.min(t);
+            }
+            let deadline = tokio::time::Instant::from_std(deadline);
             let socket = self.socket.usable()?;
-            // Both futures are cancel-safe, and all state changes happen after one completes.
+            let rtcp_socket = match self.rtcp_socket.as_mut() {
+                Some(s) => s.usable().ok(),
+                None => None,
+            };
+            // All futures are cancel-safe, and all state changes happen after one completes.
             let wake = tokio::select! {
                 biased;
                 () = tokio::time::sleep_until(deadline) => Wake::Timer,
                 r = socket.recv_from(&mut self.recv_buf) => Wake::Recv(r),
+                r = recv_opt(rtcp_socket, &mut self.rtcp_buf) => Wake::Rtcp(r),
             };
             // tokio's clock, so that paused time in tests moves the media clock too.
             let now = tokio::time::Instant::now().into_std();
             match wake {
                 Wake::Timer => {
-                    self.pending_ticks += self.pacer.on_tick(now);
-                    for _ in 0..self.pacer.take_skipped() {
-                        self.session.skip(self.samples_per_frame);
+                    if self.pacer.next_deadline() <= now {
+                        self.pending_ticks += self.pacer.on_tick(now);
+                        for _ in 0..self.pacer.take_skipped() {
+                            self.session.skip(self.samples_per_frame);
+                        }
+                    }
+                    self.dtmf_rx.handle_timeout(now);
+                    self.collect_rfc4733();
+                    if let Some(report) = self.rtcp.handle_timeout(now) {
+                        self.send_rtcp(&report);
                     }
                 }
                 Wake::Recv(Ok((n, from))) => {
-                    let is_audio =
-                        match self.session.handle_datagram(now, from, &self.recv_buf[..n]) {
-                            None => continue,
-                            Some(r) => match r.payload {
-                                Payload::Audio(_) => true,
-                                Payload::TelephoneEvent(bytes) => {
-                                    self.event_buf.clear();
-                                    self.event_buf.extend_from_slice(bytes);
-                                    false
-                                }
-                            },
-                        };
-                    return Ok(if is_audio {
-                        MediaEvent::Audio(self.session.last_audio())
-                    } else {
-                        MediaEvent::TelephoneEvent(&self.event_buf)
-                    });
+                    if self.on_datagram(now, from, n) {
+                        return Ok(MediaEvent::Audio(&self.frame));
+                    }
                 }
-                Wake::Recv(Err(e)) if is_transient(&e) => {
+                Wake::Rtcp(Ok((n, _from))) => {
+                    if let Err(e) = self.rtcp.handle_packet(now, &self.rtcp_buf[..n]) {
+                        tracing::trace!(error = %e, "rtcp: bad packet");
+                    }
+                }
+                Wake::Recv(Err(e)) | Wake::Rtcp(Err(e)) if is_transient(&e) => {
                     tracing::trace!(error = %e, "rtp recv: transient error");
                 }
                 Wake::Recv(Err(e)) => return Err(e),
+                Wake::Rtcp(Err(e)) => {
+                    tracing::debug!(error = %e, "rtcp socket failed; rtcp off");
+                    self.rtcp_socket = None;
+                }
             }
         }
+    }
+
+    /// Handles one RTP-port datagram of `n` bytes; true when it produced audio to hand out now (the
+    /// jitter buffer is bypassed).
+    fn on_datagram(&mut self, now: Instant, from: SocketAddr, n: usize) -> bool {
+        let data = &self.recv_buf[..n];
+        if is_rtcp(data) {
+            // rtcp-mux (RFC 5761): reports on the RTP port.
+            self.rtcp_mux = true;
+            if let Err(e) = self.rtcp.handle_packet(now, data) {
+                tracing::trace!(error = %e, "rtcp: bad packet");
+            }
+            return false;
+        }
+        let Some(raw) = self.session.receive(now, from, data) else {
+            return false;
+        };
+        self.rtcp
+            .on_rtp_received(now, raw.seq, raw.timestamp, raw.ssrc, raw.payload.len());
+        if raw.is_event {
+            self.dtmf_rx
+                .handle_packet(now, raw.timestamp, raw.marker, raw.payload);
+            self.collect_rfc4733();
+            return false;
+        }
+        // A peer whose packets are not one of our frames each (ptime 30, say) cannot go through a
+        // buffer that plays one packet per tick: its audio goes straight through instead.
+        if let Some((seq, ts)) = self.last_audio {
+            let in_order = raw.seq == seq.wrapping_add(1);
+            let step = raw.timestamp.wrapping_sub(ts);
+            if in_order && step != self.frame_units && self.jitter.is_some() && step < 48_000 {
+                tracing::debug!(
+                    step,
+                    frame = self.frame_units,
+                    "rtp: packetization differs; jitter buffer off"
+                );
+                self.jitter = None;
+            }
+        }
+        self.last_audio = Some((raw.seq, raw.timestamp));
+        if let Some(jb) = self.jitter.as_mut() {
+            let _ = jb.push(
+                now,
+                raw.seq,
+                raw.timestamp,
+                raw.ssrc,
+                raw.marker,
+                raw.payload,
+            );
+            return false;
+        }
+        let payload = raw.payload;
+        let pcm = self.session.decode(payload);
+        self.frame.clear();
+        self.frame.extend_from_slice(pcm);
+        self.tap(now);
+        true
+    }
+
+    /// Takes the due frame out of the jitter buffer into `self.frame`: decoded, or concealed when
+    /// lost. False when there is nothing to play (not started, or an underrun).
+    fn play_out(&mut self, now: Instant) -> bool {
+        let Some(jb) = self.jitter.as_mut() else {
+            return false;
+        };
+        match jb.pop(now) {
+            Some(Playout::Frame { payload, .. }) => {
+                let pcm = self.session.decode(payload);
+                self.frame.clear();
+                self.frame.extend_from_slice(pcm);
+                self.lost_run = 0;
+                true
+            }
+            Some(Playout::Lost { .. }) => {
+                self.lost_run += 1;
+                let n = self.samples_per_frame;
+                let pcm = self.session.conceal(n);
+                if pcm.len() == n && pcm.iter().any(|&s| s != 0) {
+                    self.frame.clear();
+                    self.frame.extend_from_slice(pcm);
+                } else {
+                    let prev = std::mem::take(&mut self.frame);
+                    self.frame = vec![0; n];
+                    crate::jitter::conceal(&prev, &mut self.frame, self.lost_run);
+                }
+                true
+            }
+            Some(Playout::Empty) | None => false,
+        }
+    }
+
+    /// Runs the in-band detector over the frame about to be handed out.
+    fn tap(&mut self, now: Instant) {
+        if let Some(det) = self.inband.as_mut() {
+            det.process(now, &self.frame);
+            while let Some(ev) = det.poll_event() {
+                self.digits.push_back(ev);
+            }
+        }
+    }
+
+    fn collect_rfc4733(&mut self) {
+        while let Some(ev) = self.dtmf_rx.poll_event() {
+            self.digits.push_back(ev);
+        }
+    }
+
+    fn send_rtcp(&mut self, report: &[u8]) {
+        let Some(target) = self.session.send_target() else {
+            return;
+        };
+        let result = if self.rtcp_mux {
+            self.socket
+                .usable()
+                .and_then(|s| s.try_send_to(report, target))
+        } else {
+            let to = SocketAddr::new(target.ip(), target.port().wrapping_add(1));
+            match self.rtcp_socket.as_mut() {
+                Some(s) => s.usable().and_then(|s| s.try_send_to(report, to)),
+                None => return,
+            }
+        };
+        if let Err(e) = result {
+            tracing::trace!(error = %e, "rtcp send failed");
+        }
+    }
+
+    /// The call's RTP summary (packets, loss and jitter per RFC 3550, the peer's reports) for the
+    /// call log.
+    pub fn call_stats(&self) -> CallRtpStats {
+        self.rtcp.call_stats()
+    }
+
+    /// The jitter buffer's counters (zero when it was bypassed from the start).
+    pub fn jitter_stats(&self) -> JitterStats {
+        self.jitter.as_ref().map(|j| j.stats()).unwrap_or_default()
+    }
+
+    /// Ends the stream politely: an RTCP BYE (RFC 3550 §6.6), and any in-band digit still sounding.
+    pub fn close(&mut self) -> Option<DtmfEvent> {
+        let now = tokio::time::Instant::now().into_std();
+        if let Some(bye) = self.rtcp.bye(now) {
+            self.send_rtcp(&bye);
+        }
+        let det = self.inband.as_mut()?;
+        det.flush();
+        det.poll_event()
     }
 
     /// Encodes `pcm` as one packet and sends it to the peer. Without a peer address, or with sending
@@ -151,10 +400,16 @@ impl MediaStream {
                 return Ok(());
             }
         };
+        let timestamp = self.session.next_timestamp();
         self.session.packetize(pcm, &mut self.send_buf);
         // try_send_to: a UDP send either fits the socket buffer now or the packet is late anyway.
         match socket.try_send_to(&self.send_buf, target) {
-            Ok(n) => self.session.on_sent(n),
+            Ok(n) => {
+                self.session.on_sent(n);
+                let now = tokio::time::Instant::now().into_std();
+                self.rtcp
+                    .on_rtp_sent(now, timestamp, self.send_buf.len().saturating_sub(12));
+            }
             Err(e) => {
                 tracing::trace!(error = %e, %target, "rtp send failed");
                 self.session.on_send_error();
@@ -206,6 +461,17 @@ impl MediaStream {
     /// Replaces the peer's SDP address (re-INVITE).
     pub fn set_remote(&mut self, remote: Option<SocketAddr>) {
         self.session.set_remote(remote);
+    }
+}
+
+/// Receives on the RTCP socket when there is one; never completes otherwise.
+async fn recv_opt(
+    socket: Option<&tokio::net::UdpSocket>,
+    buf: &mut [u8],
+) -> io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
     }
 }
 

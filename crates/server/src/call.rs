@@ -2,11 +2,17 @@
 //! [`CallMedia`], and talks to the SIP task only by [`Command`] and [`Signal`].
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use chorus_dialplan::{interpreter, CallMedia, Dialplan, MediaError, Outcome, Prompt, PromptCache};
+use chorus_dialplan::interpreter::{RecordOutcome, RecordSpec, RecordStop, Vars};
+use chorus_dialplan::recorder::{Recorder, RecordingMeta};
+use chorus_dialplan::{
+    interpreter, CallMedia, Dialplan, HangupReason, MediaError, Outcome, Prompt, PromptCache,
+};
 use chorus_rtp::codec::Codec;
+use chorus_rtp::dtmf::{DtmfEvent, DtmfStream};
 use chorus_rtp::ports::MediaSocket;
 use chorus_rtp::session::SessionConfig;
 use chorus_rtp::stream::{MediaEvent, MediaStream};
@@ -15,7 +21,8 @@ use chorus_sip::sdp::{Direction, Negotiated};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::server::{Command, Signal};
+use crate::calllog::RtpSummary;
+use crate::server::{CallReport, Command, Signal};
 
 /// How long a call that answered without an offer waits for the ACK's answer.
 const LATE_ANSWER_WAIT: Duration = Duration::from_secs(32);
@@ -48,24 +55,59 @@ pub struct CallSetup {
     pub initial_seq: u16,
     /// First RTP timestamp.
     pub initial_timestamp: u32,
+    /// The route's variables so far (its regex captures).
+    pub vars: Vars,
+    /// Where recordings go.
+    pub recordings: PathBuf,
+    /// Caller and callee, for recording sidecars.
+    pub from: String,
+    /// The callee as addressed.
+    pub to: String,
 }
 
-/// Runs one call to its end.
+/// Runs one call to its end, then reports what the call log needs (digits, variables, recordings,
+/// RTP figures) to the SIP task, which writes the line once the dialog is over too.
 pub async fn run(setup: CallSetup) {
     let call_id = setup.call_id.clone();
+    let handle = setup.handle;
     let plan = setup.plan.clone();
     let prompts = setup.prompts.clone();
+    let mut vars = setup.vars.clone();
     let route = &plan.routes[setup.route_index];
     let mut call = RtpCall::new(setup);
-    let outcome = interpreter::run(route, &prompts, &mut call).await;
+    let outcome = interpreter::run_with_vars(route, &prompts, &mut call, &mut vars).await;
     match &outcome {
         Outcome::Failed(reason) => tracing::warn!(%call_id, %reason, "call failed"),
         other => tracing::debug!(%call_id, outcome = ?other, "dialplan done"),
     }
-    if let Some(stream) = &call.stream {
-        let s = stream.stats();
-        tracing::debug!(%call_id, stats = ?s, "rtp");
+    if !call.ended {
+        // Steps that end without hanging up (a failure) still end the call.
+        call.hangup().await;
     }
+    let mut rtp = None;
+    let codec = call.codec();
+    if let Some(stream) = call.stream.as_mut() {
+        if let Some(ev) = stream.close() {
+            let _ = call.dtmf.push(ev);
+        }
+        tracing::debug!(%call_id, stats = ?stream.stats(), jitter = ?stream.jitter_stats(), "rtp");
+        rtp = Some(RtpSummary::new(
+            codec.name(),
+            &stream.call_stats(),
+            &stream.jitter_stats(),
+        ));
+    }
+    let report = CallReport {
+        dtmf: call.dtmf.digits().to_string(),
+        vars,
+        recordings: std::mem::take(&mut call.recordings),
+        rtp,
+        failed: matches!(outcome, Outcome::Failed(_)),
+    };
+    let _ = call
+        .commands
+        .send(Command::Done(handle, Box::new(report)))
+        .await;
 }
 
 struct RtpCall {
@@ -83,6 +125,27 @@ struct RtpCall {
     rx: VecDeque<i16>,
     /// The frame being sent (reused).
     frame: Vec<i16>,
+    /// Every key press once, whatever the method (RFC 4733, INFO, in-band).
+    dtmf: DtmfStream,
+    /// Keys not yet consumed by the dialplan, oldest first.
+    keys: VecDeque<char>,
+    recordings_dir: PathBuf,
+    /// Recordings made, relative to the recordings directory.
+    recordings: Vec<String>,
+    call_id: String,
+    from: String,
+    to: String,
+}
+
+/// A new key press from any source: kept once, and buffered for the dialplan.
+fn on_digit(dtmf: &mut DtmfStream, keys: &mut VecDeque<char>, ev: DtmfEvent) {
+    if let Some(ev) = dtmf.push(ev) {
+        tracing::debug!(digit = %ev.digit, source = ?ev.source, ms = ev.duration.as_millis() as u64, "dtmf");
+        // Bounded: a peer leaning on a key cannot grow memory.
+        if keys.len() < 256 {
+            keys.push_back(ev.digit);
+        }
+    }
 }
 
 impl RtpCall {
@@ -100,6 +163,13 @@ impl RtpCall {
             held: false,
             rx: VecDeque::new(),
             frame: Vec::new(),
+            dtmf: DtmfStream::new(),
+            keys: VecDeque::new(),
+            recordings_dir: s.recordings,
+            recordings: Vec::new(),
+            call_id: s.call_id,
+            from: s.from,
+            to: s.to,
         }
     }
 
@@ -155,7 +225,13 @@ impl RtpCall {
         let max_buffer = stream.sample_rate() as usize * ECHO_MAX_BUFFER_MS / 1000;
         loop {
             tokio::select! {
-                sig = self.signals.recv() => apply_signal(sig, stream, &mut self.held, &mut self.ended)?,
+                sig = self.signals.recv() => {
+                    if let Some(Signal::Dtmf(ev)) = sig {
+                        on_digit(&mut self.dtmf, &mut self.keys, ev);
+                    } else {
+                        apply_signal(sig, stream, &mut self.held, &mut self.ended)?;
+                    }
+                }
                 ev = stream.next() => match ev {
                     Ok(MediaEvent::Tick) => return Ok(()),
                     Ok(MediaEvent::Audio(pcm)) => {
@@ -165,7 +241,7 @@ impl RtpCall {
                             self.rx.drain(..excess);
                         }
                     }
-                    Ok(_) => {}
+                    Ok(MediaEvent::Dtmf(ev)) => on_digit(&mut self.dtmf, &mut self.keys, ev),
                     Err(e) => return Err(MediaError::Failed(format!("rtp socket: {e}"))),
                 }
             }
@@ -182,6 +258,16 @@ impl RtpCall {
             .map_err(|e| MediaError::Failed(format!("rtp send: {e}")))
     }
 
+    /// One tick of silence (or, before the answer, a 20 ms wait).
+    async fn silent_tick(&mut self) -> Result<(), MediaError> {
+        if self.stream.is_none() {
+            return self.idle(Duration::from_millis(20)).await;
+        }
+        self.tick(false).await?;
+        self.frame.fill(0);
+        self.send_frame().await
+    }
+
     /// Waits without media (before the answer), still noticing the end of the call.
     async fn idle(&mut self, d: Duration) -> Result<(), MediaError> {
         let end = Instant::now() + d;
@@ -189,6 +275,7 @@ impl RtpCall {
             tokio::select! {
                 _ = tokio::time::sleep_until(end) => return Ok(()),
                 sig = self.signals.recv() => match sig {
+                    Some(Signal::Dtmf(ev)) => on_digit(&mut self.dtmf, &mut self.keys, ev),
                     Some(Signal::Hold(on)) => self.held = on,
                     Some(Signal::Confirmed(Some(n))) => self.negotiated = Some(n),
                     Some(Signal::Confirmed(None)) => {}
@@ -200,6 +287,12 @@ impl RtpCall {
             }
         }
     }
+}
+
+/// `path` relative to `dir`, as the call log lists recordings.
+fn relative_to(path: &Path, dir: &Path) -> Option<String> {
+    let rel = path.strip_prefix(dir).unwrap_or(path);
+    rel.to_str().map(str::to_string)
 }
 
 fn apply_signal(
@@ -214,7 +307,7 @@ fn apply_signal(
             stream.set_sending(!on);
             Ok(())
         }
-        Some(Signal::Confirmed(_)) => Ok(()),
+        Some(Signal::Confirmed(_)) | Some(Signal::Dtmf(_)) => Ok(()),
         Some(Signal::Ended) | None => {
             *ended = true;
             Err(MediaError::HungUp)
@@ -295,6 +388,139 @@ impl CallMedia for RtpCall {
     async fn hangup(&mut self) {
         if !self.ended {
             let _ = self.commands.send(Command::Hangup(self.handle)).await;
+            self.ended = true;
+        }
+    }
+
+    async fn next_digit(&mut self, timeout: Duration) -> Result<Option<char>, MediaError> {
+        if let Some(k) = self.keys.pop_front() {
+            return Ok(Some(k));
+        }
+        if timeout.is_zero() {
+            return Ok(None);
+        }
+        let end = Instant::now() + timeout;
+        loop {
+            self.silent_tick().await?;
+            if let Some(k) = self.keys.pop_front() {
+                return Ok(Some(k));
+            }
+            if Instant::now() >= end {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn play_until_digit(&mut self, prompt: &Prompt) -> Result<Option<char>, MediaError> {
+        if let Some(&k) = self.keys.front() {
+            return Ok(Some(k));
+        }
+        if self.stream.is_none() {
+            self.answer().await?;
+        }
+        let samples = prompt.samples.clone();
+        let n = self.frame.len().max(1);
+        for chunk in samples.chunks(n) {
+            self.tick(false).await?;
+            if let Some(&k) = self.keys.front() {
+                return Ok(Some(k));
+            }
+            self.frame[..chunk.len()].copy_from_slice(chunk);
+            self.frame[chunk.len()..].fill(0);
+            self.send_frame().await?;
+        }
+        Ok(None)
+    }
+
+    async fn record(&mut self, spec: RecordSpec) -> Result<RecordOutcome, MediaError> {
+        if self.stream.is_none() {
+            self.answer().await?;
+        }
+        let rate = self.sample_rate();
+        let meta = RecordingMeta {
+            call_id: self.call_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            room: None,
+            started_at: SystemTime::now(),
+        };
+        let mut rec = match Recorder::create(&self.recordings_dir, &spec.name, rate, &meta) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, error = %e, "recording not started");
+                return Ok(RecordOutcome {
+                    stop: RecordStop::Failed(e.to_string()),
+                    path: PathBuf::new(),
+                    duration_ms: 0,
+                });
+            }
+        };
+        self.rx.clear();
+        let n = self.frame.len();
+        let mut chunk = vec![0i16; n];
+        let stop = loop {
+            if let Err(e) = self.tick(true).await {
+                match e {
+                    MediaError::HungUp => break RecordStop::HungUp,
+                    other => {
+                        let _ = rec.finish();
+                        return Err(other);
+                    }
+                }
+            }
+            // One frame of the caller per tick, silence where the network brought none, so the file
+            // keeps real time.
+            let have = self.rx.len().min(n);
+            for (dst, src) in chunk.iter_mut().zip(self.rx.drain(..have)) {
+                *dst = src;
+            }
+            chunk[have..].fill(0);
+            if let Err(e) = rec.write(&chunk) {
+                tracing::warn!(call_id = %self.call_id, error = %e, "recording failed; the call goes on");
+                break RecordStop::Failed(e.to_string());
+            }
+            self.frame.fill(0);
+            if let Err(e) = self.send_frame().await {
+                let _ = rec.finish();
+                return Err(e);
+            }
+            if let Some(i) = self.keys.iter().position(|k| spec.terminators.contains(*k)) {
+                let k = self.keys.remove(i).unwrap_or('#');
+                break RecordStop::Terminator(k);
+            }
+            if rec.duration() >= spec.max {
+                break RecordStop::MaxDuration;
+            }
+            if spec.silence.is_some_and(|s| rec.silent_for() >= s) {
+                break RecordStop::Silence;
+            }
+        };
+        match rec.finish() {
+            Ok(info) => {
+                if let Some(rel) = relative_to(&info.path, &self.recordings_dir) {
+                    self.recordings.push(rel);
+                }
+                Ok(RecordOutcome {
+                    stop,
+                    path: info.path,
+                    duration_ms: info.duration_ms,
+                })
+            }
+            Err(e) => Ok(RecordOutcome {
+                stop: RecordStop::Failed(e.to_string()),
+                path: PathBuf::new(),
+                duration_ms: 0,
+            }),
+        }
+    }
+
+    async fn hangup_with(&mut self, reason: HangupReason) {
+        if !self.ended {
+            let status = (!self.answered).then(|| reason.status_before_answer());
+            let _ = self
+                .commands
+                .send(Command::HangupWith(self.handle, status))
+                .await;
             self.ended = true;
         }
     }

@@ -38,6 +38,71 @@ pub struct CallRecord {
     pub recordings: Vec<String>,
     /// The dialplan's variables.
     pub vars: BTreeMap<String, String>,
+    /// RTP figures of the call's media (absent for calls that never had media). An extension of the
+    /// ARCHITECTURE.md format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtp: Option<RtpSummary>,
+}
+
+/// The call log's `rtp` object: what flowed, what was lost, how much it jittered (RFC 3550 A.3, A.8),
+/// and what the peer's RTCP reports said about our stream.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RtpSummary {
+    /// The negotiated codec's SDP name.
+    pub codec: String,
+    /// RTP packets we sent.
+    pub packets_sent: u64,
+    /// RTP packets received from the peer.
+    pub packets_received: u64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Packets the peer sent that never arrived (RFC 3550 A.3; negative with duplicates).
+    pub packets_lost: i64,
+    /// Lost over expected, 0..1.
+    pub fraction_lost: f32,
+    /// Interarrival jitter of the peer's stream in ms (RFC 3550 A.8).
+    pub jitter_ms: f64,
+    /// Frames the jitter buffer concealed.
+    pub concealed: u64,
+    /// Packets that came too late for the jitter buffer.
+    pub late: u64,
+    /// Duplicate packets dropped.
+    pub duplicates: u64,
+    /// Loss the peer reported about our stream (RTCP), 0..1.
+    pub remote_fraction_lost: f32,
+    /// Jitter the peer reported about our stream (RTCP), ms.
+    pub remote_jitter_ms: f64,
+    /// Round-trip time from RTCP (LSR/DLSR), when the peer echoed one of our reports.
+    pub rtt_ms: Option<f64>,
+}
+
+impl RtpSummary {
+    /// Builds the summary from the stream's RTCP and jitter-buffer counters.
+    pub fn new(
+        codec: &str,
+        s: &chorus_rtp::rtcp::CallRtpStats,
+        j: &chorus_rtp::jitter::JitterStats,
+    ) -> RtpSummary {
+        let round = |v: f64| (v * 1000.0).round() / 1000.0;
+        RtpSummary {
+            codec: codec.to_string(),
+            packets_sent: s.packets_sent,
+            packets_received: s.packets_received,
+            bytes_sent: s.bytes_sent,
+            bytes_received: s.bytes_received,
+            packets_lost: s.packets_lost,
+            fraction_lost: s.fraction_lost,
+            jitter_ms: round(s.jitter_ms),
+            concealed: j.lost,
+            late: j.late,
+            duplicates: j.duplicates,
+            remote_fraction_lost: s.remote_reported_loss,
+            remote_jitter_ms: round(s.remote_reported_jitter_ms),
+            rtt_ms: s.rtt_ms.map(round),
+        }
+    }
 }
 
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {

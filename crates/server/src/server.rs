@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use chorus_dialplan::interpreter::Vars;
 use chorus_dialplan::{Dialplan, PromptCache};
+use chorus_rtp::dtmf::{DtmfEvent, DtmfSource};
 use chorus_rtp::ports::PortAllocator;
 use chorus_sip::endpoint::{CallHandle, EndReason, Endpoint, EndpointConfig, Event, IncomingCall};
 use chorus_sip::sdp::{self, CodecSpec, Direction, LocalMedia, Negotiated};
@@ -18,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::call::{self, CallSetup};
-use crate::calllog::{CallLog, CallRecord};
+use crate::calllog::{CallLog, CallRecord, RtpSummary};
 use crate::config::Config;
 
 /// How long a SIGTERM waits for BYEs to complete before exiting anyway.
@@ -33,6 +35,25 @@ pub enum Command {
     Answer(CallHandle),
     /// End the call from our side.
     Hangup(CallHandle),
+    /// End the call from our side; before the answer, with this final status (486, 603...).
+    HangupWith(CallHandle, Option<u16>),
+    /// The call task is done: what the call log needs from it.
+    Done(CallHandle, Box<CallReport>),
+}
+
+/// What a call task reports when it ends.
+#[derive(Debug, Default)]
+pub struct CallReport {
+    /// Every key press, once each, in order.
+    pub dtmf: String,
+    /// The dialplan's variables.
+    pub vars: Vars,
+    /// Recordings, relative to the recordings directory.
+    pub recordings: Vec<String>,
+    /// RTP figures.
+    pub rtp: Option<RtpSummary>,
+    /// The dialplan failed (logged as `error` unless the call ended otherwise first).
+    pub failed: bool,
 }
 
 /// What the SIP task tells a call task.
@@ -42,9 +63,14 @@ pub enum Signal {
     Confirmed(Option<Negotiated>),
     /// The peer put us on hold (true) or took us off it (false): stop or resume sending.
     Hold(bool),
+    /// A key press from SIP INFO.
+    Dtmf(DtmfEvent),
     /// The call is over.
     Ended,
 }
+
+/// How long a call's log line waits for its task's report after the dialog ended.
+const REPORT_WAIT: Duration = Duration::from_secs(2);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +112,12 @@ struct Call {
     late_offer: bool,
     /// Set when we decided to end the call, to log why.
     ending: Option<&'static str>,
+    /// The dialog is over (and why); the line is written once the task's report is in too.
+    ended: Option<Option<EndReason>>,
+    /// The call task's report arrived.
+    report_in: bool,
+    /// When to write the line without the report (a task that died).
+    report_deadline: Option<Instant>,
 }
 
 struct Server {
@@ -124,6 +156,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         path: config.call_log.clone(),
         source,
     })?;
+    match chorus_dialplan::recorder::repair_dir(&config.recordings) {
+        Ok(fixed) if !fixed.is_empty() => {
+            tracing::warn!(
+                files = fixed.len(),
+                "repaired recordings a crash left behind"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot check recordings for crash damage"),
+    }
     let transport = SipTransport::bind(config.sip)
         .await
         .map_err(|source| ServerError::Bind {
@@ -166,6 +208,11 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut deadline: Option<Instant> = None;
     loop {
         let timeout = server.endpoint.poll_timeout().map(Instant::from_std);
+        let report_deadline = server
+            .calls
+            .values()
+            .filter_map(|c| c.report_deadline)
+            .min();
         tokio::select! {
             _ = term.recv(), if !server.shutting_down => {
                 deadline = Some(Instant::now() + SHUTDOWN_GRACE);
@@ -188,6 +235,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             }
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
                 server.abandon_remaining();
+            }
+            _ = tokio::time::sleep_until(report_deadline.unwrap_or_else(far_future)), if report_deadline.is_some() => {
+                server.write_overdue();
             }
         }
         server.drain_outputs();
@@ -287,14 +337,36 @@ impl Server {
                 }
             }
             Event::Info {
-                call, content_type, ..
+                call,
+                content_type,
+                body,
             } => {
-                tracing::debug!(?call, %content_type, "info received");
+                let Some(entry) = self.calls.get(&call) else {
+                    return;
+                };
+                match chorus_sip::dtmf_info::parse(&content_type, &body) {
+                    Some(d) => {
+                        let ev = DtmfEvent {
+                            digit: d.digit,
+                            start: now,
+                            duration: d.duration.unwrap_or(Duration::from_millis(100)),
+                            source: DtmfSource::Info,
+                        };
+                        let _ = entry.signals.send(Signal::Dtmf(ev));
+                    }
+                    None => tracing::debug!(?call, %content_type, "info without a digit ignored"),
+                }
             }
             Event::Ended { call, reason } => {
-                if let Some(entry) = self.calls.remove(&call) {
-                    let _ = entry.signals.send(Signal::Ended);
-                    self.finish(entry.record, entry.ending, Some(reason));
+                let Some(entry) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let _ = entry.signals.send(Signal::Ended);
+                entry.ended = Some(Some(reason));
+                if entry.report_in {
+                    self.finish_call(call);
+                } else {
+                    entry.report_deadline = Some(Instant::now() + REPORT_WAIT);
                 }
             }
             _ => {}
@@ -316,6 +388,7 @@ impl Server {
             dtmf: String::new(),
             recordings: Vec::new(),
             vars: Default::default(),
+            rtp: None,
         };
         let user = ic.request_uri.user().unwrap_or_default().to_string();
         let reject =
@@ -333,7 +406,11 @@ impl Server {
             return reject(self, record, 404, &[]);
         };
         record.route = Some(plan.routes[route_index].name.clone());
-        record.vars = vars.into_iter().collect();
+        let route_vars: Vars = vars.into_iter().collect();
+        record.vars = route_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         if self.calls.len() >= self.config.max_calls {
             tracing::warn!(call_id = %ic.call_id, max = self.config.max_calls, "call limit reached: 503");
             return reject(self, record, 503, &[("Retry-After", "5")]);
@@ -394,9 +471,26 @@ impl Server {
             ssrc: self.rng.gen(),
             initial_seq: self.rng.gen(),
             initial_timestamp: self.rng.gen(),
+            vars: route_vars,
+            recordings: self.config.recordings.clone(),
+            from: record.from.clone(),
+            to: record.to.clone(),
         };
         tracing::info!(call_id = %ic.call_id, %user, route = %record.route.as_deref().unwrap_or(""), "call");
-        tokio::spawn(call::run(setup));
+        // A task that panics still reports, so its call-log line is written at once.
+        let task = tokio::spawn(call::run(setup));
+        let commands = self.commands.clone();
+        let handle = ic.handle;
+        tokio::spawn(async move {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "call task died");
+                let report = CallReport {
+                    failed: true,
+                    ..CallReport::default()
+                };
+                let _ = commands.send(Command::Done(handle, Box::new(report))).await;
+            }
+        });
         self.calls.insert(
             ic.handle,
             Call {
@@ -406,6 +500,9 @@ impl Server {
                 body,
                 late_offer,
                 ending: None,
+                ended: None,
+                report_in: false,
+                report_deadline: None,
             },
         );
     }
@@ -430,7 +527,33 @@ impl Server {
                     Err(e) => tracing::debug!(error = %e, "answer refused"),
                 }
             }
-            Command::Hangup(h) => {
+            Command::Done(h, report) => {
+                let Some(entry) = self.calls.get_mut(&h) else {
+                    return;
+                };
+                entry.record.dtmf = report.dtmf;
+                entry.record.vars = report.vars.into_iter().collect();
+                entry.record.recordings = report.recordings;
+                entry.record.rtp = report.rtp;
+                if report.failed && entry.ending.is_none() && entry.ended.is_none() {
+                    entry.ending = Some("error");
+                }
+                entry.report_in = true;
+                if entry.ended.is_some() {
+                    self.finish_call(h);
+                }
+            }
+            Command::HangupWith(h, Some(status)) if !self.answered(h) => {
+                let Some(entry) = self.calls.get_mut(&h) else {
+                    return;
+                };
+                if entry.ending.is_none() {
+                    entry.ending = Some("server_bye");
+                }
+                entry.record.status = Some(status);
+                let _ = self.endpoint.reject(now, h, status, &[]);
+            }
+            Command::Hangup(h) | Command::HangupWith(h, _) => {
                 let Some(entry) = self.calls.get_mut(&h) else {
                     return;
                 };
@@ -444,6 +567,35 @@ impl Server {
                     tracing::debug!(error = %e, "hangup refused");
                 }
             }
+        }
+    }
+
+    fn answered(&self, h: CallHandle) -> bool {
+        self.calls
+            .get(&h)
+            .is_some_and(|c| c.record.answered_at.is_some())
+    }
+
+    /// Writes the line of a call whose dialog is over (its task's report in, or overdue).
+    fn finish_call(&mut self, h: CallHandle) {
+        if let Some(entry) = self.calls.remove(&h) {
+            let reason = entry.ended.flatten();
+            self.finish(entry.record, entry.ending, reason);
+        }
+    }
+
+    /// Writes the lines of ended calls whose task never reported.
+    fn write_overdue(&mut self) {
+        let now = Instant::now();
+        let overdue: Vec<CallHandle> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.ended.is_some() && c.report_deadline.is_some_and(|d| d <= now))
+            .map(|(h, _)| *h)
+            .collect();
+        for h in overdue {
+            tracing::warn!("call task did not report in time; writing its line without it");
+            self.finish_call(h);
         }
     }
 
