@@ -69,6 +69,15 @@ pub enum Signal {
     Ended,
 }
 
+/// How often the dialplan file is checked for changes (live reload without SIGHUP).
+const RELOAD_POLL: Duration = Duration::from_secs(2);
+
+/// What tells a changed file: its modification time and length (None when unreadable).
+fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
 /// How long a call's log line waits for its task's report after the dialog ended.
 const REPORT_WAIT: Duration = Duration::from_secs(2);
 
@@ -183,6 +192,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     );
     let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
+    let mut watch = tokio::time::interval(RELOAD_POLL);
+    watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut plan_stamp = file_stamp(&config.dialplan);
     let (commands, mut command_rx) = mpsc::channel(4096);
     tracing::info!(
         sip = %local_addr,
@@ -217,6 +230,17 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             _ = term.recv(), if !server.shutting_down => {
                 deadline = Some(Instant::now() + SHUTDOWN_GRACE);
                 server.begin_shutdown("SIGTERM");
+            }
+            _ = hup.recv() => {
+                plan_stamp = file_stamp(&server.config.dialplan);
+                server.reload("SIGHUP");
+            }
+            _ = watch.tick() => {
+                let stamp = file_stamp(&server.config.dialplan);
+                if stamp != plan_stamp {
+                    plan_stamp = stamp;
+                    server.reload("file changed");
+                }
             }
             _ = int.recv(), if !server.shutting_down => {
                 deadline = Some(Instant::now() + SHUTDOWN_GRACE);
@@ -566,6 +590,37 @@ impl Server {
                 if let Err(e) = self.endpoint.hangup(now, h) {
                     tracing::debug!(error = %e, "hangup refused");
                 }
+            }
+        }
+    }
+
+    /// Live reload: a valid new dialplan serves new calls (calls in progress keep theirs); an invalid
+    /// one is refused with its errors logged, and the running one stays.
+    fn reload(&mut self, why: &str) {
+        match Dialplan::load(&self.config.dialplan, Some(&self.config.prompts)) {
+            Ok(plan) => {
+                for name in plan.prompt_names() {
+                    if let Err(e) = self.prompts.get(name, 8000) {
+                        tracing::warn!(error = %e, "prompt will fail when played");
+                    }
+                }
+                tracing::info!(
+                    trigger = why,
+                    routes = plan.routes.len(),
+                    dialplan = %self.config.dialplan.display(),
+                    "dialplan reloaded"
+                );
+                self.plan = Arc::new(plan);
+            }
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!(trigger = why, "{e}");
+                }
+                tracing::error!(
+                    trigger = why,
+                    errors = errors.len(),
+                    "dialplan reload refused; the previous dialplan stays in service"
+                );
             }
         }
     }
