@@ -99,6 +99,8 @@ else:
             udp = ip[ihl:]
             if len(udp) < 20: continue
             sport = struct.unpack(">H", udp[0:2])[0]
+            if 192 <= udp[9] <= 223:  # RTCP (RFC 5761 §4), not a 20 ms media packet
+                continue
             ssrc = udp[8 + 8: 8 + 12]
             t = ts + tu / 1e6
             k = (sport, ssrc)
