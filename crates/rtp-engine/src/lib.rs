@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod conference;
 pub mod dtmf;
 pub mod g711;
 pub mod g722;
