@@ -9,6 +9,7 @@
 
 pub mod audio;
 pub mod pcap;
+pub mod recording;
 pub mod rtp;
 pub mod sip;
 
@@ -128,6 +129,10 @@ pub struct Chorus {
     pub rtp_ports: (u16, u16),
     log: PathBuf,
     call_log: PathBuf,
+    dialplan: String,
+    config_yaml: Option<String>,
+    /// Set when a restarted instance took the directory over: dropping this one must not remove it.
+    keep_dir: bool,
 }
 
 impl Chorus {
@@ -139,12 +144,16 @@ impl Chorus {
 
     /// Like [`Chorus::start`], also passing `--config` with this YAML (flags still set ports and paths).
     pub fn start_with_config(dialplan: &str, config_yaml: Option<&str>) -> Chorus {
+        Chorus::spawn(dialplan, config_yaml, scratch_dir("chorus"), "chorus.log")
+    }
+
+    /// Starts `chorus serve` in `dir` (recordings in `dir/recordings`), logging to `dir/log_name`.
+    fn spawn(dialplan: &str, config_yaml: Option<&str>, dir: PathBuf, log_name: &str) -> Chorus {
         let bin = chorus_bin();
-        let dir = scratch_dir("chorus");
         let recordings = dir.join("recordings");
         std::fs::create_dir_all(&recordings).unwrap();
         let call_log = recordings.join("calls.jsonl");
-        let log = dir.join("chorus.log");
+        let log = dir.join(log_name);
         let port = free_sip_port();
         let sip: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let rtp_ports = rtp_range();
@@ -185,6 +194,9 @@ impl Chorus {
             rtp_ports,
             log,
             call_log,
+            dialplan: dialplan.to_string(),
+            config_yaml: config_yaml.map(str::to_string),
+            keep_dir: false,
         };
         chorus.wait_ready(Duration::from_secs(5));
         chorus
@@ -298,6 +310,78 @@ impl Chorus {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.as_mut().unwrap().try_wait(), Ok(None))
     }
+
+    /// The recordings directory (the call log lists recordings relative to it).
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.dir.join("recordings")
+    }
+
+    /// Sends a signal (`"HUP"`, `"KILL"`…) with `kill`.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid();
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "kill -{name} {pid} failed");
+    }
+
+    /// Sends SIGHUP (reload the dialplan).
+    pub fn sighup(&self) {
+        self.signal("HUP");
+    }
+
+    /// Kills the process with SIGKILL (no cleanup at all, as in a crash) and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        self.signal("KILL");
+        assert!(
+            self.wait_exit(Duration::from_secs(5)).is_some(),
+            "chorus survived SIGKILL"
+        );
+    }
+
+    /// Starts a new `chorus serve` on the same directory (recordings, call log) and dialplan, after this
+    /// one was killed or stopped; its log goes to `chorus-<n>.log`. The old instance keeps the directory.
+    pub fn restart(mut self) -> Chorus {
+        if self.is_running() {
+            self.kill9();
+        }
+        self.keep_dir = true;
+        let n = (2..)
+            .find(|n| !self.dir.join(format!("chorus-{n}.log")).exists())
+            .unwrap();
+        eprintln!(
+            "---- log of the previous chorus ----\n{}\n---- end ----",
+            self.log_text()
+        );
+        Chorus::spawn(
+            &self.dialplan,
+            self.config_yaml.as_deref(),
+            self.dir.clone(),
+            &format!("chorus-{n}.log"),
+        )
+    }
+
+    /// Waits up to `timeout` until the server's log contains `needle`; whether it did.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log_text().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// How many times the server's log contains `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log_text().matches(needle).count()
+    }
 }
 
 impl Drop for Chorus {
@@ -314,7 +398,7 @@ impl Drop for Chorus {
                 std::fs::read_to_string(&self.call_log).unwrap_or_default(),
                 self.dir.display()
             );
-        } else {
+        } else if !self.keep_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }

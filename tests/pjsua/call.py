@@ -5,6 +5,9 @@ Calls sip:USER@TARGET over UDP with no registration and a null sound device. Onc
 plays --play (a WAV) into the call and records what the call sends to --record, then hangs up after
 --seconds, or with --wait-bye waits (at most --seconds) for the far end to hang up. With --dtmf it dials
 those keys --dtmf-at seconds after media is up, as RFC 2833/4733 events or as SIP INFO (--dtmf-method).
+For menus that need keys at several moments, repeat --dtmf-at T:KEYS (e.g. --dtmf-at 0.5:2 --dtmf-at 3.5:#):
+each group is dialled T seconds after media is up; "dtmf_sent" is every key dialled, in order, and
+"dtmf_times" lists [seconds after media, keys] as actually sent.
 --clock-rate 16000 runs the media (and so the recorder) at 16 kHz for wideband codecs. Prints one JSON line:
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
@@ -95,19 +98,44 @@ class Call(pj.Call):
                 pass
 
 
-def send_dtmf(call, args):
-    """Dials args.dtmf: RFC 2833 events from the media stream, or one SIP INFO per key."""
+def send_dtmf(call, keys, method, at):
+    """Dials keys: RFC 2833 events from the media stream, or one SIP INFO per key."""
     try:
-        if args.dtmf_method == "rfc2833":
-            call.dialDtmf(args.dtmf)
+        if method == "rfc2833":
+            call.dialDtmf(keys)
         else:
             prm = pj.CallSendDtmfParam()
             prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
-            prm.digits = args.dtmf
+            prm.digits = keys
             call.sendDtmf(prm)
-        RESULT["dtmf_sent"] = args.dtmf
+        RESULT["dtmf_sent"] = (RESULT["dtmf_sent"] or "") + keys
+        RESULT.setdefault("dtmf_times", []).append([round(at, 3), keys])
     except pj.Error as e:
         RESULT["error"] = "dtmf: %s" % e.info()
+
+
+def dtmf_schedule(args, ap):
+    """[(seconds after media, keys)] from --dtmf with a plain --dtmf-at, and every --dtmf-at T:KEYS."""
+    schedule = []
+    plain = 1.0
+    for item in args.dtmf_at or []:
+        if ":" in item:
+            t, keys = item.split(":", 1)
+            try:
+                schedule.append((float(t), keys))
+            except ValueError:
+                ap.error("--dtmf-at %r: want SECONDS or SECONDS:KEYS" % item)
+            if not keys:
+                ap.error("--dtmf-at %r: no keys" % item)
+        else:
+            try:
+                plain = float(item)
+            except ValueError:
+                ap.error("--dtmf-at %r: want SECONDS or SECONDS:KEYS" % item)
+    if args.dtmf:
+        schedule.append((plain, args.dtmf))
+    schedule.sort(key=lambda e: e[0])
+    return schedule
 
 
 def main():
@@ -123,10 +151,15 @@ def main():
     ap.add_argument("--clock-rate", type=int, default=8000, help="media clock rate (recorder rate)")
     ap.add_argument("--dtmf", help="keys to dial once media is up")
     ap.add_argument("--dtmf-method", choices=["rfc2833", "info"], default="rfc2833")
-    ap.add_argument("--dtmf-at", type=float, default=1.0, help="seconds after media is up to dial --dtmf")
+    ap.add_argument(
+        "--dtmf-at",
+        action="append",
+        help="seconds after media is up to dial --dtmf (default 1.0); or SECONDS:KEYS, repeatable",
+    )
     ap.add_argument("--rtp-port", type=int, default=0, help="first local RTP port (0: any)")
     ap.add_argument("--log-level", type=int, default=1)
     args = ap.parse_args()
+    schedule = dtmf_schedule(args, ap)
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(args.seconds) + 15)
@@ -182,7 +215,6 @@ def main():
 
     start = time.monotonic()
     setup_limit = start + 5.0
-    dtmf_pending = bool(args.dtmf)
     while not call.disconnected:
         ep.libHandleEvents(10)
         now = time.monotonic()
@@ -191,9 +223,9 @@ def main():
                 RESULT["error"] = "no answer within 5 s"
                 break
             continue
-        if dtmf_pending and now - call.media_at >= args.dtmf_at:
-            dtmf_pending = False
-            send_dtmf(call, args)
+        while schedule and now - call.media_at >= schedule[0][0]:
+            _, keys = schedule.pop(0)
+            send_dtmf(call, keys, args.dtmf_method, now - call.media_at)
         if now - call.media_at >= args.seconds:
             if args.wait_bye:
                 RESULT["error"] = "no BYE within %.1f s" % args.seconds
