@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use chorus_dialplan::interpreter::{RecordOutcome, RecordSpec, RecordStop, Vars};
+use chorus_dialplan::interpreter::{RecordOutcome, RecordSpec, RecordStop, RoomExit, Vars};
 use chorus_dialplan::recorder::{Recorder, RecordingMeta};
 use chorus_dialplan::{
     interpreter, CallMedia, Dialplan, HangupReason, MediaError, Outcome, Prompt, PromptCache,
+    RoomOptions,
 };
 use chorus_rtp::codec::Codec;
+use chorus_rtp::conference::room::JoinError;
 use chorus_rtp::dtmf::{DtmfEvent, DtmfStream};
 use chorus_rtp::ports::MediaSocket;
 use chorus_rtp::session::SessionConfig;
@@ -22,12 +24,18 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::calllog::RtpSummary;
+use crate::rooms::Rooms;
 use crate::server::{CallReport, Command, Signal};
 
 /// How long a call that answered without an offer waits for the ACK's answer.
 const LATE_ANSWER_WAIT: Duration = Duration::from_secs(32);
 /// Most audio the echo holds back; beyond it the oldest is dropped so delay cannot grow.
 const ECHO_MAX_BUFFER_MS: usize = 120;
+/// In a room, the key pressed after `*` that toggles mute.
+const MUTE_KEY: char = '6';
+/// Feedback to a member for mute on and off: a low and a high beep.
+const MUTE_ON_TONE: (f32, u32) = (400.0, 200);
+const MUTE_OFF_TONE: (f32, u32) = (800.0, 200);
 
 /// Everything a call task starts with.
 pub struct CallSetup {
@@ -63,6 +71,8 @@ pub struct CallSetup {
     pub from: String,
     /// The callee as addressed.
     pub to: String,
+    /// Conference rooms, shared by every call.
+    pub rooms: Rooms,
 }
 
 /// Runs one call to its end, then reports what the call log needs (digits, variables, recordings,
@@ -135,6 +145,7 @@ struct RtpCall {
     call_id: String,
     from: String,
     to: String,
+    rooms: Rooms,
 }
 
 /// A new key press from any source: kept once, and buffered for the dialplan.
@@ -170,6 +181,7 @@ impl RtpCall {
             call_id: s.call_id,
             from: s.from,
             to: s.to,
+            rooms: s.rooms,
         }
     }
 
@@ -511,6 +523,81 @@ impl CallMedia for RtpCall {
                 path: PathBuf::new(),
                 duration_ms: 0,
             }),
+        }
+    }
+
+    async fn join_room(
+        &mut self,
+        room: &str,
+        options: &RoomOptions,
+    ) -> Result<RoomExit, MediaError> {
+        if self.stream.is_none() {
+            self.answer().await?;
+        }
+        let rate = self.sample_rate();
+        let joined = match self.rooms.join(room, options, rate).await {
+            Ok(j) => j,
+            Err(JoinError::Full) => {
+                tracing::info!(call_id = %self.call_id, %room, "room full");
+                return Ok(RoomExit::Full);
+            }
+            Err(e) => return Err(MediaError::Failed(format!("conference {room}: {e}"))),
+        };
+        if let Some(rec) = joined.recording {
+            if !self.recordings.contains(&rec) {
+                self.recordings.push(rec);
+            }
+        }
+        let mut member = joined.member;
+        tracing::info!(call_id = %self.call_id, %room, member = %member.id(), "joined room");
+        let n = self.frame.len();
+        let mut chunk = vec![0i16; n];
+        // Feedback beep being played to this member only, and how far.
+        let mut notice: Vec<i16> = Vec::new();
+        let mut notice_pos = 0;
+        let mut star = false;
+        self.rx.clear();
+        loop {
+            while let Some(k) = self.keys.pop_front() {
+                if options.exit_key == Some(k) {
+                    tracing::info!(call_id = %self.call_id, %room, "left room");
+                    return Ok(RoomExit::Left);
+                }
+                if star && k == MUTE_KEY {
+                    let muted = !member.is_muted();
+                    member.set_muted(muted);
+                    let (f, ms) = if muted { MUTE_ON_TONE } else { MUTE_OFF_TONE };
+                    notice = chorus_rtp::conference::tone(rate, f, ms, 6000);
+                    notice_pos = 0;
+                    tracing::info!(call_id = %self.call_id, %room, muted, "mute toggled");
+                    star = false;
+                    continue;
+                }
+                star = k == '*';
+            }
+            // Leaving on any error: `member` drops on return and the room notices.
+            self.tick(true).await?;
+            // What the caller said: one frame per tick, at most two frames behind.
+            let excess = self.rx.len().saturating_sub(2 * n);
+            self.rx.drain(..excess);
+            if self.rx.len() >= n {
+                for (dst, src) in chunk.iter_mut().zip(self.rx.drain(..n)) {
+                    *dst = src;
+                }
+                if member.send(&chunk).is_err() {
+                    return Err(MediaError::Failed(format!("conference {room} ended")));
+                }
+            }
+            // What the caller hears: the room's mix-minus, silence when none came.
+            member.next_frame(&mut self.frame);
+            if notice_pos < notice.len() {
+                let end = (notice_pos + n).min(notice.len());
+                for (o, t) in self.frame.iter_mut().zip(&notice[notice_pos..end]) {
+                    *o = o.saturating_add(*t);
+                }
+                notice_pos = end;
+            }
+            self.send_frame().await?;
         }
     }
 

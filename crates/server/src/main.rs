@@ -6,6 +6,7 @@
 mod call;
 mod calllog;
 mod config;
+mod rooms;
 mod server;
 
 use std::path::PathBuf;

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use crate::call::{self, CallSetup};
 use crate::calllog::{CallLog, CallRecord, RtpSummary};
 use crate::config::Config;
+use crate::rooms::Rooms;
 
 /// How long a SIGTERM waits for BYEs to complete before exiting anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -136,6 +137,8 @@ struct Server {
     plan: Arc<Dialplan>,
     prompts: Arc<PromptCache>,
     ports: PortAllocator,
+    /// Conference rooms, shared by the call tasks.
+    rooms: Rooms,
     log: CallLog,
     calls: HashMap<CallHandle, Call>,
     commands: mpsc::Sender<Command>,
@@ -205,6 +208,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         routes = plan.routes.len(),
         "chorus listening (udp, tcp)"
     );
+    let rooms = Rooms::new(config.recordings.clone());
     let mut server = Server {
         config,
         endpoint,
@@ -212,6 +216,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         plan: Arc::new(plan),
         prompts,
         ports,
+        rooms,
         log,
         calls: HashMap::new(),
         commands,
@@ -499,6 +504,7 @@ impl Server {
             recordings: self.config.recordings.clone(),
             from: record.from.clone(),
             to: record.to.clone(),
+            rooms: self.rooms.clone(),
         };
         tracing::info!(call_id = %ic.call_id, %user, route = %record.route.as_deref().unwrap_or(""), "call");
         // A task that panics still reports, so its call-log line is written at once.
