@@ -28,9 +28,11 @@ use crate::transaction::{Kind, State, TimerValues, Transaction};
 use crate::uri::Uri;
 
 /// The methods Chorus handles, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
-/// The option tags Chorus supports (none yet: no 100rel, no timer).
-const SUPPORTED: &[&str] = &[];
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
+/// The option tags Chorus supports: RFC 4028 session timers.
+const SUPPORTED: &[&str] = &["timer"];
+/// Our smallest acceptable session interval (RFC 4028 §4: at least 90 s).
+pub const MIN_SE: u32 = 90;
 
 /// Endpoint settings.
 #[derive(Clone, Debug)]
@@ -79,6 +81,8 @@ pub enum EndReason {
     Rejected,
     /// Our BYE got no response at all (timer F).
     TransportError,
+    /// The session timer ran out without a refresh (RFC 4028 §10); we sent BYE.
+    SessionExpired,
 }
 
 /// A new call for the application to route.
@@ -241,6 +245,86 @@ struct Call {
     reinvite: Option<(TxnId, Request)>,
     /// A re-INVITE 2xx waiting for its ACK: (CSeq, transaction).
     reinvite_ack: Option<(u32, TxnId)>,
+    /// RFC 4028 session timer, once the 2xx carrying it is sent.
+    session: Option<SessionTimer>,
+}
+
+/// An RFC 4028 session timer of one call.
+#[derive(Clone, Copy, Debug)]
+struct SessionTimer {
+    /// The session interval in seconds.
+    interval: u32,
+    /// True when we refresh (refresher=uas), false when the caller does.
+    we_refresh: bool,
+    /// When we send the next refresh (UPDATE), if we refresh.
+    refresh_at: Option<Instant>,
+    /// When we give up on the caller's refresh and send BYE.
+    expires_at: Option<Instant>,
+}
+
+impl SessionTimer {
+    /// Restarts the interval at `now` (a refresh was sent or received).
+    fn restart(&mut self, now: Instant) {
+        let se = Duration::from_secs(u64::from(self.interval));
+        if self.we_refresh {
+            self.refresh_at = Some(now + se / 2);
+            self.expires_at = None;
+        } else {
+            // §10: BYE slightly before expiry: the lesser of 32 s and a third of the interval.
+            let margin = Duration::from_secs(32).min(se / 3);
+            self.refresh_at = None;
+            self.expires_at = Some(now + se - margin);
+        }
+    }
+
+    fn next(&self) -> Option<Instant> {
+        [self.refresh_at, self.expires_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The header value for our responses.
+    fn header(&self) -> String {
+        let who = if self.we_refresh { "uas" } else { "uac" };
+        format!("{};refresher={who}", self.interval)
+    }
+}
+
+/// What the caller asked for in Session-Expires / Min-SE / Supported (RFC 4028 §9).
+fn session_request(headers: &Headers) -> Result<Option<SessionTimer>, u32> {
+    let supports_timer = headers
+        .get_all("Supported")
+        .iter()
+        .chain(headers.get_all("Require").iter())
+        .any(|t| t.eq_ignore_ascii_case("timer"));
+    let Some(se) = headers.get("Session-Expires") else {
+        return Ok(None);
+    };
+    let mut parts = se.split(';');
+    let Some(interval) = parts.next().and_then(|v| v.trim().parse::<u32>().ok()) else {
+        return Ok(None);
+    };
+    if interval < MIN_SE {
+        return Err(MIN_SE);
+    }
+    let refresher = parts
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    // §9: without a choice from the caller, a caller that supports timers refreshes; one that does not
+    // cannot, so we do.
+    let we_refresh = match refresher.as_deref() {
+        Some("uas") => true,
+        Some("uac") => false,
+        _ => !supports_timer,
+    };
+    Ok(Some(SessionTimer {
+        interval,
+        we_refresh,
+        refresh_at: None,
+        expires_at: None,
+    }))
 }
 
 struct TxnEntry {
@@ -260,6 +344,8 @@ pub struct Endpoint {
     /// Client transactions by our branch.
     client_index: HashMap<String, TxnId>,
     timers: BinaryHeap<Reverse<(Instant, TxnId)>>,
+    /// Session-timer deadlines (lazily deleted: an entry is checked against its call when it fires).
+    call_timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
     calls: HashMap<CallHandle, Call>,
     /// (Call-ID, our tag) -> call.
     dialogs: HashMap<(String, String), CallHandle>,
@@ -286,6 +372,7 @@ impl Endpoint {
             server_index: HashMap::new(),
             client_index: HashMap::new(),
             timers: BinaryHeap::new(),
+            call_timers: BinaryHeap::new(),
             calls: HashMap::new(),
             dialogs: HashMap::new(),
             transmits: VecDeque::new(),
@@ -295,7 +382,8 @@ impl Endpoint {
         }
     }
 
-    /// While `Some(retry_after)`, new INVITEs are refused with 503 and that Retry-After (shutdown).
+    /// While `Some(retry_after)`, new INVITEs and OPTIONS are answered 503 with that Retry-After (drain,
+    /// shutdown); calls in progress go on.
     pub fn set_draining(&mut self, retry_after: Option<u32>) {
         self.draining = retry_after;
     }
@@ -326,11 +414,20 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] must be called next. May be early (a timer that moved); never late.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        let txn = self.timers.peek().map(|Reverse((at, _))| *at);
+        let call = self.call_timers.peek().map(|Reverse((at, _))| *at);
+        [txn, call].into_iter().flatten().min()
     }
 
     /// Fires the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((at, call))) = self.call_timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.call_timers.pop();
+            self.on_session_timer(now, call);
+        }
         while let Some(Reverse((at, id))) = self.timers.peek().copied() {
             if at > now {
                 break;
@@ -408,7 +505,8 @@ impl Endpoint {
         }
         c.state = CallState::Answered;
         let id = c.invite_txn;
-        let resp = self.dialog_response(call, 200, Some(sdp));
+        let mut resp = self.dialog_response(call, 200, Some(sdp));
+        self.add_session_headers(now, call, &mut resp);
         self.respond(now, id, resp);
         Ok(())
     }
@@ -476,12 +574,15 @@ impl Endpoint {
         if (200..300).contains(&status) {
             resp.headers.push("Contact", contact);
             resp.headers.push("Allow", ALLOW);
+            self.add_session_headers(now, call, &mut resp);
             if let Some(body) = sdp {
                 resp.headers.push("Content-Type", "application/sdp");
                 resp.body = body;
             }
-            if let (Some(c), Ok(cseq)) = (self.calls.get_mut(&call), req_cseq(&req)) {
-                c.reinvite_ack = Some((cseq, id));
+            if req.method == Method::Invite {
+                if let (Some(c), Ok(cseq)) = (self.calls.get_mut(&call), req_cseq(&req)) {
+                    c.reinvite_ack = Some((cseq, id));
+                }
             }
         }
         self.respond(now, id, resp);
@@ -595,6 +696,16 @@ impl Endpoint {
             resp.headers.push("Unsupported", unsupported.join(", "));
             return self.respond(now, id, resp);
         }
+        let session = match session_request(&req.headers) {
+            Ok(s) => s,
+            Err(min_se) => {
+                // §9: too short an interval: 422 with our minimum.
+                let tag = self.new_tag();
+                let mut resp = self.response(&req, 422, Some(&tag));
+                resp.headers.push("Min-SE", min_se.to_string());
+                return self.respond(now, id, resp);
+            }
+        };
         let has_body = !req.body.is_empty();
         if has_body && !is_sdp(req.headers.get("Content-Type")) {
             let tag = self.new_tag();
@@ -629,6 +740,7 @@ impl Endpoint {
             bye_after_ack: false,
             reinvite: None,
             reinvite_ack: None,
+            session,
         };
         self.calls.insert(handle, call);
         self.dialogs
@@ -728,6 +840,27 @@ impl Endpoint {
                 let trying = self.response(&req, 100, None);
                 self.respond(now, id, trying);
                 self.events.push_back(Event::Reoffer { call, offer });
+            }
+            Method::Update => {
+                if c.reinvite.is_some() {
+                    // RFC 3311 §5.2: an UPDATE while an offer is pending.
+                    return self.reply(now, id, &req, 491);
+                }
+                if !req.body.is_empty() {
+                    if !is_sdp(req.headers.get("Content-Type")) {
+                        return self.reply(now, id, &req, 415);
+                    }
+                    // A codec or hold change: the application answers it like a re-INVITE.
+                    let offer = Some(req.body.clone());
+                    c.reinvite = Some((id, req.clone()));
+                    self.events.push_back(Event::Reoffer { call, offer });
+                    return;
+                }
+                // A session refresh without SDP (RFC 4028 §7.4 allows it).
+                let tag = c.local_tag.clone();
+                let mut resp = self.response(&req, 200, Some(&tag));
+                self.add_session_headers(now, call, &mut resp);
+                self.respond(now, id, resp);
             }
             Method::Info => {
                 self.reply(now, id, &req, 200);
@@ -847,16 +980,77 @@ impl Endpoint {
         }
     }
 
+    // ---- session timers (RFC 4028) ----
+
+    /// Adds Session-Expires/Require to a 2xx and (re)starts the call's session timer.
+    fn add_session_headers(&mut self, now: Instant, call: CallHandle, resp: &mut Response) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(timer) = c.session.as_mut() else {
+            return;
+        };
+        timer.restart(now);
+        resp.headers.push("Session-Expires", timer.header());
+        resp.headers.push("Supported", "timer");
+        if !timer.we_refresh {
+            // §9: the caller must refresh, so it must support the extension.
+            resp.headers.push("Require", "timer");
+        }
+        if let Some(at) = timer.next() {
+            self.call_timers.push(Reverse((at, call)));
+        }
+    }
+
+    fn on_session_timer(&mut self, now: Instant, call: CallHandle) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if !matches!(c.state, CallState::Confirmed | CallState::Answered) {
+            return;
+        }
+        let Some(timer) = c.session.as_mut() else {
+            return;
+        };
+        if timer.expires_at.is_some_and(|at| at <= now) {
+            tracing::info!(call_id = %c.call_id, "session timer expired: ending the call");
+            self.send_bye(now, call);
+            self.end_call(call, EndReason::SessionExpired);
+            return;
+        }
+        if timer.refresh_at.is_some_and(|at| at <= now) {
+            timer.restart(now);
+            if let Some(at) = timer.next() {
+                self.call_timers.push(Reverse((at, call)));
+            }
+            self.send_in_dialog(now, call, Method::Update);
+            return;
+        }
+        // A stale entry: the timer moved; make sure its real deadline is queued.
+        if let Some(at) = timer.next() {
+            if at > now {
+                self.call_timers.push(Reverse((at, call)));
+            }
+        }
+    }
+
     // ---- building and sending ----
 
     fn send_bye(&mut self, now: Instant, call: CallHandle) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::Terminating;
+        }
+        self.send_in_dialog(now, call, Method::Bye);
+    }
+
+    /// Sends a request in the call's dialog (BYE, or an UPDATE session refresh) on a client transaction.
+    fn send_in_dialog(&mut self, now: Instant, call: CallHandle, method: Method) {
         let local = self.config.local_addr;
         let branch = self.new_branch();
         let ua = self.config.user_agent.clone();
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        c.state = CallState::Terminating;
         c.local_seq += 1;
         let fallback = Uri::sip(
             None,
@@ -882,7 +1076,7 @@ impl Endpoint {
             None => (target.clone(), Vec::new(), target),
         };
         let dest = resolve(&next_hop, &c.source);
-        let mut req = Request::new(Method::Bye, ruri);
+        let mut req = Request::new(method.clone(), ruri);
         req.headers.push(
             "Via",
             format!(
@@ -898,11 +1092,28 @@ impl Endpoint {
         req.headers.push("From", c.local_uri.clone());
         req.headers.push("To", c.remote_uri.clone());
         req.headers.push("Call-ID", c.call_id.clone());
-        req.headers.push("CSeq", format!("{} BYE", c.local_seq));
+        req.headers
+            .push("CSeq", format!("{} {method}", c.local_seq));
         req.headers.push("User-Agent", ua);
+        if method == Method::Update {
+            let contact = match dest.transport {
+                Transport::Udp => format!("<sip:chorus@{local}>"),
+                t => format!(
+                    "<sip:chorus@{local};transport={}>",
+                    t.as_str().to_ascii_lowercase()
+                ),
+            };
+            req.headers.push("Contact", contact);
+            if let Some(t) = c.session {
+                req.headers.push("Session-Expires", t.header());
+                req.headers.push("Supported", "timer");
+            }
+        }
         let data = req.to_bytes();
         let txn = Transaction::client(now, dest, data.clone(), self.values);
-        let id = self.add_txn(txn, None, Some(call));
+        // Only a BYE's outcome ends the call; a refresh's failure is left to the session timer.
+        let owner = (method == Method::Bye).then_some(call);
+        let id = self.add_txn(txn, None, owner);
         self.client_index.insert(branch, id);
         self.transmits.push_back(Transmit { peer: dest, data });
     }
@@ -952,6 +1163,12 @@ impl Endpoint {
 
     fn reply_options(&mut self, now: Instant, id: TxnId, req: &Request) {
         let tag = self.new_tag();
+        if let Some(retry) = self.draining {
+            // A proxy's keepalive probe learns we are draining and moves traffic away.
+            let mut resp = self.response(req, 503, Some(&tag));
+            resp.headers.push("Retry-After", retry.to_string());
+            return self.respond(now, id, resp);
+        }
         let mut resp = self.response(req, 200, Some(&tag));
         resp.headers.push("Allow", ALLOW);
         resp.headers.push("Accept", "application/sdp");

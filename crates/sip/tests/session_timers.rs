@@ -1,0 +1,158 @@
+//! RFC 4028 session timers as UAS: the caller's refreshes keep a long call alive, a missing refresh ends
+//! it with BYE, we refresh with UPDATE when we are the refresher, and too short an interval gets 422.
+mod common;
+
+use std::time::Duration;
+
+use chorus_sip::endpoint::{EndReason, Event};
+use chorus_sip::{Message, Method};
+use common::*;
+
+fn answered_call(h: &mut Harness, extra: &str) -> chorus_sip::Response {
+    let call = h.incoming(&invite("st@x", "z9hG4bK-st1", extra));
+    h.ep.answer(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    let ok = h.sent().pop().unwrap().response().clone();
+    h.input(&in_dialog("ACK", &ok, "z9hG4bK-st2", 1, ""));
+    h.events();
+    ok
+}
+
+fn sent_requests(sent: &[Sent], method: Method) -> usize {
+    sent.iter()
+        .filter(|s| matches!(&s.msg, Message::Request(r) if r.method == method))
+        .count()
+}
+
+#[test]
+fn forty_minutes_with_caller_refreshes_every_45s_survive() {
+    let mut h = Harness::new();
+    let ok = answered_call(
+        &mut h,
+        "Session-Expires: 90;refresher=uac\nSupported: timer\n",
+    );
+    assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uac"));
+    assert_eq!(ok.headers.get("Require"), Some("timer"));
+    let mut cseq = 2;
+    for i in 0..(40 * 60 / 45) {
+        let sent = h.advance(Duration::from_secs(45));
+        assert_eq!(
+            sent_requests(&sent, Method::Bye),
+            0,
+            "no BYE before refresh {i}"
+        );
+        h.input(&in_dialog(
+            "UPDATE",
+            &ok,
+            &format!("z9hG4bK-up{i}"),
+            cseq,
+            "",
+        ));
+        cseq += 1;
+        let r = h.sent();
+        assert_eq!(r[0].status(), 200);
+        assert_eq!(
+            r[0].response().headers.get("Session-Expires"),
+            Some("90;refresher=uac")
+        );
+    }
+    assert!(
+        h.events().is_empty(),
+        "the call is still up after 40 minutes"
+    );
+    assert_eq!(h.ep.call_count(), 1);
+}
+
+#[test]
+fn a_missing_refresh_ends_the_call_with_bye_before_expiry() {
+    let mut h = Harness::new();
+    answered_call(
+        &mut h,
+        "Session-Expires: 90;refresher=uac\nSupported: timer\n",
+    );
+    // BYE at 90 s - min(32 s, 30 s) = 60 s.
+    assert_eq!(
+        sent_requests(&h.advance(Duration::from_secs(59)), Method::Bye),
+        0
+    );
+    let sent = h.advance(Duration::from_secs(2));
+    // The BYE at 60 s (and its timer E retransmission, unanswered here).
+    assert!(sent_requests(&sent, Method::Bye) >= 1);
+    assert_eq!(sent[0].at.as_secs(), 60);
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::Ended {
+            reason: EndReason::SessionExpired,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_reinvite_refresh_restarts_the_timer() {
+    let mut h = Harness::new();
+    let ok = answered_call(
+        &mut h,
+        "Session-Expires: 120;refresher=uac\nSupported: timer\n",
+    );
+    h.advance(Duration::from_secs(50));
+    h.input(&in_dialog("INVITE", &ok, "z9hG4bK-re1", 2, SDP));
+    h.sent();
+    let call = match h.events().as_slice() {
+        [Event::Reoffer { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    h.ep.answer_reoffer(h.now, call, 200, Some(SDP.as_bytes().to_vec()))
+        .unwrap();
+    let r = h.sent();
+    assert_eq!(
+        r[0].response().headers.get("Session-Expires"),
+        Some("120;refresher=uac")
+    );
+    h.input(&in_dialog("ACK", &ok, "z9hG4bK-re2", 2, ""));
+    // 50 s + 80 s is past the first deadline (88 s) but not the restarted one (138 s).
+    assert_eq!(
+        sent_requests(&h.advance(Duration::from_secs(80)), Method::Bye),
+        0
+    );
+    assert!(sent_requests(&h.advance(Duration::from_secs(10)), Method::Bye) >= 1);
+}
+
+#[test]
+fn as_refresher_we_send_update_every_half_interval() {
+    let mut h = Harness::new();
+    let ok = answered_call(&mut h, "Session-Expires: 90;refresher=uas\n");
+    assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uas"));
+    assert_eq!(ok.headers.get("Require"), None);
+    let mut updates = 0;
+    for _ in 0..(40 * 60 / 5) {
+        for s in h.advance(Duration::from_secs(5)) {
+            if let Message::Request(r) = &s.msg {
+                assert_eq!(r.method, Method::Update);
+                assert_eq!(r.headers.get("Session-Expires"), Some("90;refresher=uas"));
+                updates += 1;
+                h.input(&answer_request(r, 200));
+            }
+        }
+    }
+    assert_eq!(updates, 40 * 60 / 45, "one UPDATE per 45 s for 40 minutes");
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn too_short_an_interval_gets_422_with_min_se() {
+    let mut h = Harness::new();
+    h.input(&invite("st2@x", "z9hG4bK-st9", "Session-Expires: 60\n"));
+    let sent = h.sent();
+    assert_eq!(sent[0].status(), 422);
+    assert_eq!(sent[0].response().headers.get("Min-SE"), Some("90"));
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn without_session_expires_there_is_no_timer() {
+    let mut h = Harness::new();
+    let ok = answered_call(&mut h, "");
+    assert_eq!(ok.headers.get("Session-Expires"), None);
+    assert!(h.advance(Duration::from_secs(3600)).is_empty());
+    assert_eq!(h.ep.call_count(), 1);
+}
