@@ -32,8 +32,8 @@ fn forty_minutes_with_caller_refreshes_every_45s_survive() {
     );
     assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uac"));
     assert_eq!(ok.headers.get("Require"), Some("timer"));
-    let mut cseq = 2;
     for i in 0..(40 * 60 / 45) {
+        let cseq = 2 + i;
         let sent = h.advance(Duration::from_secs(45));
         assert_eq!(
             sent_requests(&sent, Method::Bye),
@@ -47,7 +47,6 @@ fn forty_minutes_with_caller_refreshes_every_45s_survive() {
             cseq,
             "",
         ));
-        cseq += 1;
         let r = h.sent();
         assert_eq!(r[0].status(), 200);
         assert_eq!(
