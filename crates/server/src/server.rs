@@ -144,6 +144,8 @@ struct Server {
     commands: mpsc::Sender<Command>,
     rng: StdRng,
     shutting_down: bool,
+    /// SIGUSR1: refusing new calls (503) while the calls in progress finish, then exiting.
+    draining: bool,
 }
 
 /// Runs the server until SIGTERM or SIGINT.
@@ -196,6 +198,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
     let mut hup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
+    let mut usr1 = signal(SignalKind::user_defined1()).map_err(ServerError::Signals)?;
     let mut watch = tokio::time::interval(RELOAD_POLL);
     watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut plan_stamp = file_stamp(&config.dialplan);
@@ -222,6 +225,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         commands,
         rng: StdRng::from_entropy(),
         shutting_down: false,
+        draining: false,
     };
     let mut deadline: Option<Instant> = None;
     loop {
@@ -235,6 +239,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             _ = term.recv(), if !server.shutting_down => {
                 deadline = Some(Instant::now() + SHUTDOWN_GRACE);
                 server.begin_shutdown("SIGTERM");
+            }
+            _ = usr1.recv(), if !server.draining && !server.shutting_down => {
+                server.begin_drain();
             }
             _ = hup.recv() => {
                 plan_stamp = file_stamp(&server.config.dialplan);
@@ -270,7 +277,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             }
         }
         server.drain_outputs();
-        if server.shutting_down && server.calls.is_empty() {
+        if (server.shutting_down || server.draining) && server.calls.is_empty() {
             break;
         }
     }
@@ -426,7 +433,7 @@ impl Server {
                 record.status = Some(status);
                 server.finish(record, Some("rejected"), None);
             };
-        if self.shutting_down {
+        if self.shutting_down || self.draining {
             return reject(self, record, 503, &[("Retry-After", "30")]);
         }
         let plan = self.plan.clone();
@@ -674,6 +681,7 @@ impl Server {
                 Some(EndReason::Cancelled) => "cancelled",
                 Some(EndReason::AckTimeout) => "timeout",
                 Some(EndReason::Rejected) => "rejected",
+                Some(EndReason::SessionExpired) => "session_expired",
                 _ => "error",
             })
             .to_string();
@@ -682,6 +690,18 @@ impl Server {
         }
         tracing::info!(call_id = %record.call_id, reason = %record.end_reason, "call ended");
         self.log.append(&record);
+    }
+
+    /// Drain mode (SIGUSR1): new INVITEs and OPTIONS get 503 with Retry-After, so a dispatcher moves
+    /// traffic to other instances; calls in progress finish normally; the process exits when the last
+    /// one has. SIGTERM still ends everything at once.
+    fn begin_drain(&mut self) {
+        tracing::info!(
+            calls = self.calls.len(),
+            "draining: refusing new calls; exiting when the last call ends"
+        );
+        self.draining = true;
+        self.endpoint.set_draining(Some(30));
     }
 
     fn begin_shutdown(&mut self, why: &str) {
