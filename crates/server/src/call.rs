@@ -10,7 +10,7 @@ use chorus_dialplan::interpreter::{RecordOutcome, RecordSpec, RecordStop, RoomEx
 use chorus_dialplan::recorder::{Recorder, RecordingMeta};
 use chorus_dialplan::{
     interpreter, CallMedia, Dialplan, HangupReason, MediaError, Outcome, Prompt, PromptCache,
-    RoomOptions,
+    RoomOptions, TransferMode,
 };
 use chorus_rtp::codec::Codec;
 use chorus_rtp::conference::room::JoinError;
@@ -29,6 +29,8 @@ use crate::server::{CallReport, Command, Signal};
 
 /// How long a call that answered without an offer waits for the ACK's answer.
 const LATE_ANSWER_WAIT: Duration = Duration::from_secs(32);
+/// How long a transfer waits for the caller's answer to our REFER (timer F is 32 s).
+const TRANSFER_WAIT: Duration = Duration::from_secs(35);
 /// Most audio the echo holds back; beyond it the oldest is dropped so delay cannot grow.
 const ECHO_MAX_BUFFER_MS: usize = 120;
 /// In a room, the key pressed after `*` that toggles mute.
@@ -139,6 +141,8 @@ struct RtpCall {
     dtmf: DtmfStream,
     /// Keys not yet consumed by the dialplan, oldest first.
     keys: VecDeque<char>,
+    /// The answer to a transfer in progress.
+    transfer_result: Option<bool>,
     recordings_dir: PathBuf,
     /// Recordings made, relative to the recordings directory.
     recordings: Vec<String>,
@@ -176,6 +180,7 @@ impl RtpCall {
             frame: Vec::new(),
             dtmf: DtmfStream::new(),
             keys: VecDeque::new(),
+            transfer_result: None,
             recordings_dir: s.recordings,
             recordings: Vec::new(),
             call_id: s.call_id,
@@ -240,6 +245,8 @@ impl RtpCall {
                 sig = self.signals.recv() => {
                     if let Some(Signal::Dtmf(ev)) = sig {
                         on_digit(&mut self.dtmf, &mut self.keys, ev);
+                    } else if let Some(Signal::Transferred(ok)) = sig {
+                        self.transfer_result = Some(ok);
                     } else {
                         apply_signal(sig, stream, &mut self.held, &mut self.ended)?;
                     }
@@ -291,6 +298,7 @@ impl RtpCall {
                     Some(Signal::Hold(on)) => self.held = on,
                     Some(Signal::Confirmed(Some(n))) => self.negotiated = Some(n),
                     Some(Signal::Confirmed(None)) => {}
+                    Some(Signal::Transferred(ok)) => self.transfer_result = Some(ok),
                     Some(Signal::Ended) | None => {
                         self.ended = true;
                         return Err(MediaError::HungUp);
@@ -319,7 +327,7 @@ fn apply_signal(
             stream.set_sending(!on);
             Ok(())
         }
-        Some(Signal::Confirmed(_)) | Some(Signal::Dtmf(_)) => Ok(()),
+        Some(Signal::Confirmed(_)) | Some(Signal::Dtmf(_)) | Some(Signal::Transferred(_)) => Ok(()),
         Some(Signal::Ended) | None => {
             *ended = true;
             Err(MediaError::HungUp)
@@ -598,6 +606,36 @@ impl CallMedia for RtpCall {
                 notice_pos = end;
             }
             self.send_frame().await?;
+        }
+    }
+
+    async fn transfer(&mut self, target: &str, mode: TransferMode) -> Result<bool, MediaError> {
+        // The interpreter resolves `auto`: redirect before the answer, REFER after.
+        let redirect = matches!(mode, TransferMode::Redirect);
+        if redirect == self.answered {
+            return Ok(false);
+        }
+        self.transfer_result = None;
+        self.command(Command::Transfer(self.handle, target.to_string(), redirect))
+            .await?;
+        let deadline = Instant::now() + TRANSFER_WAIT;
+        loop {
+            if let Some(ok) = self.transfer_result.take() {
+                if ok {
+                    if redirect {
+                        // The 302 ended the call.
+                        self.ended = true;
+                    } else {
+                        // RFC 5589: the transferee took it; we leave the dialog.
+                        self.hangup().await;
+                    }
+                }
+                return Ok(ok);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            self.silent_tick().await?;
         }
     }
 

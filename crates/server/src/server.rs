@@ -40,6 +40,8 @@ pub enum Command {
     HangupWith(CallHandle, Option<u16>),
     /// The call task is done: what the call log needs from it.
     Done(CallHandle, Box<CallReport>),
+    /// Send the caller elsewhere: 302 with this Contact before the answer (true), REFER after (false).
+    Transfer(CallHandle, String, bool),
 }
 
 /// What a call task reports when it ends.
@@ -66,6 +68,8 @@ pub enum Signal {
     Hold(bool),
     /// A key press from SIP INFO.
     Dtmf(DtmfEvent),
+    /// The outcome of a transfer: true when the caller accepted (REFER) or was redirected (302).
+    Transferred(bool),
     /// The call is over.
     Ended,
 }
@@ -393,6 +397,15 @@ impl Server {
                     None => tracing::debug!(?call, %content_type, "info without a digit ignored"),
                 }
             }
+            Event::ReferResult { call, accepted } => {
+                if let Some(entry) = self.calls.get_mut(&call) {
+                    tracing::info!(call_id = %entry.record.call_id, accepted, "refer answered");
+                    if accepted {
+                        entry.ending = Some("transferred");
+                    }
+                    let _ = entry.signals.send(Signal::Transferred(accepted));
+                }
+            }
             Event::Ended { call, reason } => {
                 let Some(entry) = self.calls.get_mut(&call) else {
                     return;
@@ -578,6 +591,26 @@ impl Server {
                 entry.report_in = true;
                 if entry.ended.is_some() {
                     self.finish_call(h);
+                }
+            }
+            Command::Transfer(h, target, redirect) => {
+                let Some(entry) = self.calls.get_mut(&h) else {
+                    return;
+                };
+                let ok = if redirect {
+                    entry.ending = Some("transferred");
+                    entry.record.status = Some(302);
+                    let contact = format!("<{target}>");
+                    self.endpoint
+                        .reject(now, h, 302, &[("Contact", contact.as_str())])
+                        .is_ok()
+                } else {
+                    self.endpoint.refer(now, h, &target).is_ok()
+                };
+                if let Some(entry) = self.calls.get_mut(&h) {
+                    if redirect || !ok {
+                        let _ = entry.signals.send(Signal::Transferred(ok));
+                    }
                 }
             }
             Command::HangupWith(h, Some(status)) if !self.answered(h) => {

@@ -28,7 +28,7 @@ use crate::transaction::{Kind, State, TimerValues, Transaction};
 use crate::uri::Uri;
 
 /// The methods Chorus handles, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY";
 /// The option tags Chorus supports: RFC 4028 session timers.
 const SUPPORTED: &[&str] = &["timer"];
 /// Our smallest acceptable session interval (RFC 4028 §4: at least 90 s).
@@ -133,6 +133,20 @@ pub enum Event {
         call: CallHandle,
         /// Its Content-Type.
         content_type: String,
+        /// Its body.
+        body: Vec<u8>,
+    },
+    /// The peer answered our REFER (RFC 3515): accepted (2xx) or not (an error or no answer).
+    ReferResult {
+        /// The call.
+        call: CallHandle,
+        /// True when the peer accepted to make the new call.
+        accepted: bool,
+    },
+    /// A NOTIFY in the dialog (REFER progress, a `message/sipfrag` body), already answered 200.
+    Notify {
+        /// The call.
+        call: CallHandle,
         /// Its body.
         body: Vec<u8>,
     },
@@ -331,6 +345,8 @@ struct TxnEntry {
     txn: Transaction,
     key: Option<TxnKey>,
     call: Option<CallHandle>,
+    /// For a REFER we sent: the call being transferred.
+    refer_of: Option<CallHandle>,
 }
 
 /// The endpoint. See the module docs for the loop that drives it.
@@ -447,6 +463,12 @@ impl Endpoint {
                 self.transmits.push_back(Transmit { peer, data });
             }
             if fired.timed_out {
+                if let Some(c) = self.txns.get(&id).and_then(|e| e.refer_of) {
+                    self.events.push_back(Event::ReferResult {
+                        call: c,
+                        accepted: false,
+                    });
+                }
                 self.on_txn_timeout(now, id, kind, call);
             }
             if state == State::Terminated {
@@ -550,6 +572,31 @@ impl Endpoint {
             CallState::Answered => c.bye_after_ack = true,
             CallState::Confirmed => self.send_bye(now, call),
             CallState::Terminating => {}
+        }
+        Ok(())
+    }
+
+    /// Asks the caller to call `target` instead (REFER, RFC 3515), with us as the referrer.
+    /// [`Event::ReferResult`] follows; on acceptance the application normally hangs up.
+    pub fn refer(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        target: &str,
+    ) -> Result<(), EndpointError> {
+        let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
+        if c.state != CallState::Confirmed {
+            return Err(EndpointError::WrongState(c.state.name()));
+        }
+        let referred_by = format!("<sip:chorus@{}>", self.config.local_addr);
+        let extra = [
+            ("Refer-To", format!("<{target}>")),
+            ("Referred-By", referred_by),
+        ];
+        if let Some(id) = self.send_in_dialog(now, call, Method::Refer, &extra) {
+            if let Some(e) = self.txns.get_mut(&id) {
+                e.refer_of = Some(call);
+            }
         }
         Ok(())
     }
@@ -862,6 +909,13 @@ impl Endpoint {
                 self.add_session_headers(now, call, &mut resp);
                 self.respond(now, id, resp);
             }
+            Method::Notify => {
+                self.reply(now, id, &req, 200);
+                self.events.push_back(Event::Notify {
+                    call,
+                    body: req.body,
+                });
+            }
             Method::Info => {
                 self.reply(now, id, &req, 200);
                 self.events.push_back(Event::Info {
@@ -942,7 +996,14 @@ impl Endpoint {
         };
         let first_final = e.txn.on_response(now, resp.status);
         let call = e.call;
+        let refer_of = e.refer_of;
         self.schedule(id);
+        if let (true, Some(c)) = (first_final, refer_of) {
+            self.events.push_back(Event::ReferResult {
+                call: c,
+                accepted: (200..300).contains(&resp.status),
+            });
+        }
         if first_final {
             if let Some(call) = call {
                 if self
@@ -1023,7 +1084,7 @@ impl Endpoint {
             if let Some(at) = timer.next() {
                 self.call_timers.push(Reverse((at, call)));
             }
-            self.send_in_dialog(now, call, Method::Update);
+            self.send_in_dialog(now, call, Method::Update, &[]);
             return;
         }
         // A stale entry: the timer moved; make sure its real deadline is queued.
@@ -1040,16 +1101,22 @@ impl Endpoint {
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Terminating;
         }
-        self.send_in_dialog(now, call, Method::Bye);
+        self.send_in_dialog(now, call, Method::Bye, &[]);
     }
 
     /// Sends a request in the call's dialog (BYE, or an UPDATE session refresh) on a client transaction.
-    fn send_in_dialog(&mut self, now: Instant, call: CallHandle, method: Method) {
+    fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        method: Method,
+        extra: &[(&str, String)],
+    ) -> Option<TxnId> {
         let local = self.config.local_addr;
         let branch = self.new_branch();
         let ua = self.config.user_agent.clone();
         let Some(c) = self.calls.get_mut(&call) else {
-            return;
+            return None;
         };
         c.local_seq += 1;
         let fallback = Uri::sip(
@@ -1095,7 +1162,10 @@ impl Endpoint {
         req.headers
             .push("CSeq", format!("{} {method}", c.local_seq));
         req.headers.push("User-Agent", ua);
-        if method == Method::Update {
+        for (name, value) in extra {
+            req.headers.push(*name, value.clone());
+        }
+        if method != Method::Bye {
             let contact = match dest.transport {
                 Transport::Udp => format!("<sip:chorus@{local}>"),
                 t => format!(
@@ -1104,7 +1174,7 @@ impl Endpoint {
                 ),
             };
             req.headers.push("Contact", contact);
-            if let Some(t) = c.session {
+            if let (Some(t), Method::Update) = (c.session, &method) {
                 req.headers.push("Session-Expires", t.header());
                 req.headers.push("Supported", "timer");
             }
@@ -1116,6 +1186,7 @@ impl Endpoint {
         let id = self.add_txn(txn, None, owner);
         self.client_index.insert(branch, id);
         self.transmits.push_back(Transmit { peer: dest, data });
+        Some(id)
     }
 
     /// A response to the call's INVITE, with our tag, Contact and the Record-Route copied (§12.1.1).
@@ -1219,7 +1290,15 @@ impl Endpoint {
         if let Some(k) = &key {
             self.server_index.insert(k.clone(), id);
         }
-        self.txns.insert(id, TxnEntry { txn, key, call });
+        self.txns.insert(
+            id,
+            TxnEntry {
+                txn,
+                key,
+                call,
+                refer_of: None,
+            },
+        );
         self.schedule(id);
         id
     }
