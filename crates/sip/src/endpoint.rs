@@ -1115,9 +1115,7 @@ impl Endpoint {
         let local = self.config.local_addr;
         let branch = self.new_branch();
         let ua = self.config.user_agent.clone();
-        let Some(c) = self.calls.get_mut(&call) else {
-            return None;
-        };
+        let c = self.calls.get_mut(&call)?;
         c.local_seq += 1;
         let fallback = Uri::sip(
             None,
