@@ -147,14 +147,36 @@ impl Chorus {
         Chorus::spawn(dialplan, config_yaml, scratch_dir("chorus"), "chorus.log")
     }
 
+    /// Starts `chorus serve` with a dialplan written for it: `make` gets the SIP address the instance will
+    /// listen on and returns the dialplan YAML (for routes that point back at the server itself, such as
+    /// a transfer target). The file is `dialplan.yaml` in the instance's directory.
+    pub fn start_generated(make: impl FnOnce(SocketAddr) -> String) -> Chorus {
+        let dir = scratch_dir("chorus");
+        let port = free_sip_port();
+        let path = dir.join("dialplan.yaml");
+        std::fs::write(&path, make(SocketAddr::from(([127, 0, 0, 1], port)))).unwrap();
+        let dialplan = path.to_string_lossy().into_owned();
+        Chorus::spawn_on(&dialplan, None, dir, "chorus.log", port)
+    }
+
     /// Starts `chorus serve` in `dir` (recordings in `dir/recordings`), logging to `dir/log_name`.
     fn spawn(dialplan: &str, config_yaml: Option<&str>, dir: PathBuf, log_name: &str) -> Chorus {
+        Chorus::spawn_on(dialplan, config_yaml, dir, log_name, free_sip_port())
+    }
+
+    /// Like [`Chorus::spawn`], on this SIP port (`dialplan` may also be an absolute path).
+    fn spawn_on(
+        dialplan: &str,
+        config_yaml: Option<&str>,
+        dir: PathBuf,
+        log_name: &str,
+        port: u16,
+    ) -> Chorus {
         let bin = chorus_bin();
         let recordings = dir.join("recordings");
         std::fs::create_dir_all(&recordings).unwrap();
         let call_log = recordings.join("calls.jsonl");
         let log = dir.join(log_name);
-        let port = free_sip_port();
         let sip: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let rtp_ports = rtp_range();
         let root = repo_root();

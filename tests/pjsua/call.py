@@ -12,6 +12,12 @@ each group is dialled T seconds after media is up; "dtmf_sent" is every key dial
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
 
+With --follow-transfer SECONDS a REFER from the far end is accepted (PJSUA's default), the new call it asks
+for is tracked, and the script stays up to SECONDS after the first call ended while that call runs; then it
+hangs the transferred call up (unless the far end did) and reports it under "transfer":
+
+    {"transfer": {"refer_to": "sip:echo@...", "notify": [100, 200], "connected": true, ...}}
+
 Everything runs on the main thread (callbacks are delivered from libHandleEvents), and the process always
 ends: a hard alarm prints a result with an "error" and exits.
 """
@@ -49,10 +55,54 @@ def on_alarm(_signum, _frame):
     finish(3)
 
 
+class TransferredCall(pj.Call):
+    """The call PJSUA places when the far end REFERs us (no media files, just its state)."""
+
+    def __init__(self, acc):
+        pj.Call.__init__(self, acc)
+        self.confirmed_at = None
+        self.disconnected = False
+        self.we_hung_up = False
+        self.info = {
+            "created": True,
+            "connected": False,
+            "media_active": False,
+            "status": None,
+            "reason": "",
+            "remote_uri": None,
+            "duration": 0.0,
+            "remote_bye": False,
+        }
+
+    def onCallState(self, prm):
+        ci = self.getInfo()
+        if ci.lastStatusCode:
+            self.info["status"] = int(ci.lastStatusCode)
+            self.info["reason"] = ci.lastReason
+        self.info["remote_uri"] = ci.remoteUri
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED and self.confirmed_at is None:
+            self.confirmed_at = time.monotonic()
+            self.info["connected"] = True
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self.disconnected = True
+            if self.confirmed_at is not None:
+                self.info["duration"] = round(time.monotonic() - self.confirmed_at, 3)
+                self.info["remote_bye"] = not self.we_hung_up
+
+    def onCallMediaState(self, prm):
+        ci = self.getInfo()
+        for mi in ci.media:
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                self.info["media_active"] = True
+
+
 class Call(pj.Call):
     def __init__(self, acc, args):
         pj.Call.__init__(self, acc)
+        self.acc = acc
         self.args = args
+        self.transferred = None
+        self.ended_at = None
         self.confirmed_at = None
         self.disconnected = False
         self.we_hung_up = False
@@ -70,9 +120,26 @@ class Call(pj.Call):
             RESULT["connected"] = True
         elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.disconnected = True
+            self.ended_at = time.monotonic()
             if self.confirmed_at is not None:
                 RESULT["duration"] = round(time.monotonic() - self.confirmed_at, 3)
                 RESULT["remote_bye"] = not self.we_hung_up
+
+    def onCallTransferRequest(self, prm):
+        xfer = RESULT.setdefault("transfer", {"refer_to": None, "notify": [], "created": False})
+        xfer["refer_to"] = prm.dstUri
+        if self.args.follow_transfer is None:
+            # PJSUA's default: accept, and the new call runs unwatched.
+            return
+        # Accept (prm.statusCode stays 202) and place the new call on an object we can watch.
+        self.transferred = TransferredCall(self.acc)
+        prm.newCall = self.transferred
+
+    def onCallTransferStatus(self, prm):
+        xfer = RESULT.setdefault("transfer", {"refer_to": None, "notify": [], "created": False})
+        xfer["notify"].append(int(prm.statusCode))
+        # Keep receiving progress until the final NOTIFY.
+        prm.cont = True
 
     def onCallMediaState(self, prm):
         ci = self.getInfo()
@@ -138,6 +205,30 @@ def dtmf_schedule(args, ap):
     return schedule
 
 
+def follow_transfer(ep, call, seconds):
+    """After the first call: let the transferred call run up to `seconds`, then hang it up; report it."""
+    ended = call.ended_at or time.monotonic()
+    limit = ended + seconds
+    while time.monotonic() < limit:
+        ep.libHandleEvents(10)
+        if call.transferred is not None and call.transferred.disconnected:
+            break
+    xfer = RESULT.setdefault("transfer", {"refer_to": None, "notify": [], "created": False})
+    t = call.transferred
+    if t is None:
+        return
+    if not t.disconnected:
+        t.we_hung_up = True
+        try:
+            t.hangup(pj.CallOpParam(True))
+        except pj.Error as e:
+            xfer["error"] = "hangup: %s" % e.info()
+        limit = time.monotonic() + 2.0
+        while not t.disconnected and time.monotonic() < limit:
+            ep.libHandleEvents(10)
+    xfer.update(t.info)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--target", required=True, help="HOST:PORT of the server")
@@ -157,12 +248,17 @@ def main():
         help="seconds after media is up to dial --dtmf (default 1.0); or SECONDS:KEYS, repeatable",
     )
     ap.add_argument("--rtp-port", type=int, default=0, help="first local RTP port (0: any)")
+    ap.add_argument(
+        "--follow-transfer",
+        type=float,
+        help="accept a REFER and keep the transferred call up to SECONDS after the first call ends",
+    )
     ap.add_argument("--log-level", type=int, default=1)
     args = ap.parse_args()
     schedule = dtmf_schedule(args, ap)
 
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(int(args.seconds) + 15)
+    signal.alarm(int(args.seconds + (args.follow_transfer or 0)) + 15)
 
     ep = pj.Endpoint()
     ep.libCreate()
@@ -243,6 +339,8 @@ def main():
         limit = time.monotonic() + 2.0
         while not call.disconnected and time.monotonic() < limit:
             ep.libHandleEvents(10)
+    if args.follow_transfer is not None:
+        follow_transfer(ep, call, args.follow_transfer)
     # Deleting the recorder queues its removal from the conference bridge; the bridge's clock thread then
     # destroys the port, which writes the WAV header. Give it a few frames before leaving.
     call.player = None
