@@ -1,0 +1,124 @@
+//! RFC 4028 session timers against SIPp (route `echo` of `tests/dialplans/test.yaml`):
+//!
+//! - an INVITE asking for `Session-Expires: 60` (below Chorus's minimum) gets `422` with `Min-SE: 90`;
+//! - with `Session-Expires: 90;refresher=uac` the 200 carries `Session-Expires: 90;refresher=uac` and
+//!   `Require: timer`, and the caller's refreshes (UPDATE without SDP, then re-INVITE) each get a 200 with
+//!   `Session-Expires` again;
+//! - ignored by default (each takes about a minute; run with `cargo test -p chorus-e2e --test
+//!   session_timer_sipp -- --ignored`): a caller that never refreshes gets BYE at 90 - min(32, 90/3) = 60 s
+//!   and the call log says session_expired; with `refresher=uas` Chorus sends UPDATE half-way (45 s).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{sipp, Chorus, Transport};
+
+const DIALPLAN: &str = "tests/dialplans/test.yaml";
+
+#[test]
+fn too_short_session_expires_gets_422_with_min_se() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_session_422.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(15),
+    );
+    run.assert_success("422 with Min-SE: 90 for Session-Expires: 60");
+    // Rejected before a call exists: no dialplan ran.
+    std::thread::sleep(Duration::from_millis(300));
+    for line in chorus.call_log() {
+        assert_ne!(line["status"], 200, "{line}");
+        assert!(line["answered_at"].is_null(), "{line}");
+    }
+}
+
+#[test]
+fn caller_refreshes_by_update_and_reinvite() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_session_refresh.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(20),
+    );
+    run.assert_success("Session-Expires in the 200s to INVITE, UPDATE and re-INVITE");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
+    assert_eq!(log[0]["status"], 200, "{}", log[0]);
+}
+
+#[test]
+fn caller_refreshes_over_tcp() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_session_refresh.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Tcp,
+        1,
+        &[],
+        Duration::from_secs(20),
+    );
+    run.assert_success("session refresh over TCP");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
+}
+
+#[test]
+#[ignore = "about 60 s: the minimum session interval (90 s) less the BYE margin (30 s)"]
+fn no_refresh_from_the_caller_ends_the_call() {
+    let chorus = Chorus::start(DIALPLAN);
+    let started = Instant::now();
+    let run = sipp(
+        "uac_session_expire.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(85),
+    );
+    let took = started.elapsed();
+    run.assert_success("BYE when the refresh never comes");
+    assert!(
+        took >= Duration::from_secs(58) && took <= Duration::from_secs(66),
+        "BYE expected 60 s after the 200 (90 - min(32, 30)), SIPp ran {took:?}"
+    );
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0]["end_reason"], "session_expired", "{}", log[0]);
+    assert_eq!(log[0]["status"], 200, "{}", log[0]);
+}
+
+#[test]
+#[ignore = "about 46 s: Chorus refreshes half-way through the 90 s interval"]
+fn chorus_refreshes_with_update_when_refresher_is_uas() {
+    let chorus = Chorus::start(DIALPLAN);
+    let started = Instant::now();
+    let run = sipp(
+        "uac_session_uas_refresh.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(75),
+    );
+    let took = started.elapsed();
+    run.assert_success("UPDATE from Chorus half-way through the session interval");
+    assert!(
+        took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
+        "UPDATE expected 45 s after the 200, SIPp ran {took:?}"
+    );
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
+}
