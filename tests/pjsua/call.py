@@ -16,7 +16,7 @@ With --follow-transfer SECONDS a REFER from the far end is accepted (PJSUA's def
 for is tracked, and the script stays up to SECONDS after the first call ended while that call runs; then it
 hangs the transferred call up (unless the far end did) and reports it under "transfer":
 
-    {"transfer": {"refer_to": "sip:echo@...", "notify": [100, 200], "connected": true, ...}}
+    {"transfer": {"refer_to": "<sip:echo@...>", "created": true, "connected": true, "status": 200, ...}}
 
 Everything runs on the main thread (callbacks are delivered from libHandleEvents), and the process always
 ends: a hard alarm prints a result with an "error" and exits.
@@ -126,7 +126,7 @@ class Call(pj.Call):
                 RESULT["remote_bye"] = not self.we_hung_up
 
     def onCallTransferRequest(self, prm):
-        xfer = RESULT.setdefault("transfer", {"refer_to": None, "notify": [], "created": False})
+        xfer = RESULT.setdefault("transfer", {"refer_to": None, "created": False})
         xfer["refer_to"] = prm.dstUri
         if self.args.follow_transfer is None:
             # PJSUA's default: accept, and the new call runs unwatched.
@@ -134,12 +134,6 @@ class Call(pj.Call):
         # Accept (prm.statusCode stays 202) and place the new call on an object we can watch.
         self.transferred = TransferredCall(self.acc)
         prm.newCall = self.transferred
-
-    def onCallTransferStatus(self, prm):
-        xfer = RESULT.setdefault("transfer", {"refer_to": None, "notify": [], "created": False})
-        xfer["notify"].append(int(prm.statusCode))
-        # Keep receiving progress until the final NOTIFY.
-        prm.cont = True
 
     def onCallMediaState(self, prm):
         ci = self.getInfo()
@@ -213,7 +207,7 @@ def follow_transfer(ep, call, seconds):
         ep.libHandleEvents(10)
         if call.transferred is not None and call.transferred.disconnected:
             break
-    xfer = RESULT.setdefault("transfer", {"refer_to": None, "notify": [], "created": False})
+    xfer = RESULT.setdefault("transfer", {"refer_to": None, "created": False})
     t = call.transferred
     if t is None:
         return
