@@ -261,6 +261,8 @@ struct Call {
     reinvite_ack: Option<(u32, TxnId)>,
     /// RFC 4028 session timer, once the 2xx carrying it is sent.
     session: Option<SessionTimer>,
+    /// A transfer asked for before the ACK: the REFER goes once the dialog is confirmed.
+    refer_after_ack: Option<String>,
 }
 
 /// An RFC 4028 session timer of one call.
@@ -584,9 +586,18 @@ impl Endpoint {
         call: CallHandle,
         target: &str,
     ) -> Result<(), EndpointError> {
-        let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
-        if c.state != CallState::Confirmed {
-            return Err(EndpointError::WrongState(c.state.name()));
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::UnknownCall)?;
+        match c.state {
+            CallState::Confirmed => {}
+            // Answered but not yet acknowledged: a request in the dialog must wait for the ACK.
+            CallState::Answered => {
+                c.refer_after_ack = Some(target.to_string());
+                return Ok(());
+            }
+            other => return Err(EndpointError::WrongState(other.name())),
         }
         let referred_by = format!("<sip:chorus@{}>", self.config.local_addr);
         let extra = [
@@ -788,6 +799,7 @@ impl Endpoint {
             reinvite: None,
             reinvite_ack: None,
             session,
+            refer_after_ack: None,
         };
         self.calls.insert(handle, call);
         self.dialogs
@@ -965,6 +977,7 @@ impl Endpoint {
         c.state = CallState::Confirmed;
         let txn = c.invite_txn;
         let bye = c.bye_after_ack;
+        let refer = c.refer_after_ack.take();
         if let Some(e) = self.txns.get_mut(&txn) {
             e.txn.on_2xx_ack();
         }
@@ -975,6 +988,8 @@ impl Endpoint {
         });
         if bye {
             self.send_bye(now, call);
+        } else if let Some(target) = refer {
+            let _ = self.refer(now, call, &target);
         }
     }
 

@@ -91,3 +91,20 @@ fn redirect_before_answer_is_a_302_with_the_target_as_contact() {
         Some("<sip:desk@10.0.0.5>")
     );
 }
+
+#[test]
+fn a_refer_asked_for_before_the_ack_goes_once_the_ack_arrives() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite("x4@x", "z9hG4bK-x7", ""));
+    h.ep.answer(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    let ok = h.sent().pop().unwrap().response().clone();
+    h.ep.refer(h.now, call, "sip:desk@10.0.0.5").unwrap();
+    assert!(
+        h.sent().is_empty(),
+        "no request in the dialog before the ACK"
+    );
+    h.input(&in_dialog("ACK", &ok, "z9hG4bK-x8", 1, ""));
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].request().method, Method::Refer);
+}
