@@ -61,12 +61,17 @@ fn check_member(i: usize, h: &Heard) -> (f64, f64, f64) {
                 - levels[*w][i]
         })
         .fold(f64::INFINITY, f64::min);
+    let each: Vec<String> = others
+        .iter()
+        .map(|k| format!("{} Hz {:.1} dB", TONES[*k], mean_db(&levels, &together, *k)))
+        .collect();
     eprintln!(
-        "member {} ({} Hz, {}): others {:.1} dB (weaker), own {:.1} dB: own {:.1} dB below (worst 200 ms window {:.1} dB), \
+        "member {} ({} Hz, {}): hears {}; others {:.1} dB (weaker), own {:.1} dB: own {:.1} dB below (worst 200 ms window {:.1} dB), \
          both others heard {:.1} s",
         h.name,
         TONES[i],
         h.result["codec"],
+        each.join(", "),
         weaker,
         own,
         weaker - own,
