@@ -96,7 +96,10 @@ impl Upsampler {
         let two_gain = 2.0 * gain;
         for (m, pair) in out.chunks_exact_mut(2).take(n).enumerate() {
             // x[m - P - k] is buf[m + P - 1 - k]; x[m - P + 1 + k] is buf[m + P + k].
-            let w = &self.buf[m..m + 2 * P];
+            // A fixed-size window: no bounds checks in the loop, which the compiler then unrolls.
+            let Some(w) = self.buf[m..].first_chunk::<{ 2 * P }>() else {
+                break;
+            };
             let mut acc = 0.0f32;
             for k in 0..P {
                 acc += g[k] * (w[P - 1 - k] + w[P + k]);
@@ -162,7 +165,9 @@ impl Downsampler {
         let g = self.g;
         for (m, o) in out.iter_mut().take(n2 / 2).enumerate() {
             // s[2m - D ± (2k+1)] with D = 2P - 1: buf[2m + 2P - 1 ± (2k+1)].
-            let w = &self.buf[2 * m..2 * m + DOWN_HIST + 1];
+            let Some(w) = self.buf[2 * m..].first_chunk::<{ DOWN_HIST + 1 }>() else {
+                break;
+            };
             let c = 2 * P - 1;
             let mut acc = 0.5 * w[c];
             for k in 0..P {
