@@ -27,8 +27,8 @@
 //!
 //! ## Why a hand-written half-band filter, not rubato or dasp
 //! The only rate pair is 2:1 (8 kHz G.711 against the 16 kHz room). A half-band FIR does that exactly,
-//! in fixed 20 ms frames, with half of its taps zero, and with a delay of under 1.5 ms; it keeps 23
-//! samples of history per member and per direction, so it works frame by frame with no buffering.
+//! in fixed 20 ms frames, with half of its taps zero, and with a delay of under 1.5 ms; it keeps a few
+//! dozen samples of history per member and per direction, so it works frame by frame with no buffering.
 //! rubato's FFT and sinc resamplers work on chunks and add a chunk of delay (or need
 //! variable input sizes to avoid it), and keep per-instance buffers sized for general ratios; dasp's
 //! interpolators (linear, sinc) either alias audibly (linear) or cost more per sample than a
