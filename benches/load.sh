@@ -3,9 +3,11 @@
 #
 #   bash benches/load.sh setup [RATE=300] [CALLS=6000]     call setup/teardown rate, no media
 #   bash benches/load.sh echo  [CALLS=500] [RATE=50]       CALLS concurrent PCMA echo calls, RTP both ways, ~28 s
+#   bash benches/load.sh play  [CALLS=500] [RATE=50]       CALLS concurrent PCMU calls all playing `hello` 10 times
+#                                                          (~36 s, route `play`), RTP from Chorus only
 #
 # Prints SIPp's success/failure counts and the server's CPU (from /proc/PID/stat) and RSS (VmHWM), and for
-# `echo` the timing of Chorus's outbound RTP (inter-packet interval error, from a tcpdump capture).
+# `echo` and `play` the timing of Chorus's outbound RTP (inter-packet interval error, from a tcpdump capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-setup}
@@ -35,8 +37,9 @@ case "$mode" in
       -fd 1 -trace_err -error_file "$work/err.log" >/dev/null 2>&1 || true
     t1=$(date +%s.%N); c1=$(cpu)
     ;;
-  echo)
+  echo|play)
     calls=${2:-500}; rate=${3:-50}
+    if [ "$mode" = echo ]; then scenario=echo_rtp_uac.xml; sport=5092; else scenario=play_uac.xml; sport=5093; fi
     if command -v tcpdump >/dev/null; then
       tcpdump -i lo -n -s 64 -w "$work/rtp.pcap" "udp and src portrange 20000-29999" 2>/dev/null &
       tcpdump_pid=$!
@@ -44,8 +47,8 @@ case "$mode" in
       echo "tcpdump not installed: no packet timing (apt-get install tcpdump)" >&2
     fi
     c0=$(cpu); t0=$(date +%s.%N)
-    sipp 127.0.0.1:$port -sf benches/sipp/echo_rtp_uac.xml -s echo -r "$rate" -m "$calls" -l "$calls" \
-      -i 127.0.0.1 -p 5092 -mp 40000 -nostdin -timeout 120s -timeout_error -trace_stat -stf "$work/stat.csv" \
+    sipp 127.0.0.1:$port -sf "benches/sipp/$scenario" -s "$mode" -r "$rate" -m "$calls" -l "$calls" \
+      -i 127.0.0.1 -p $sport -mp 40000 -nostdin -timeout 120s -timeout_error -trace_stat -stf "$work/stat.csv" \
       -fd 1 -trace_err -error_file "$work/err.log" >/dev/null 2>&1 &
     sipp_pid=$!
     # Sample CPU while all calls are up: from the moment the last call is placed to the first hang-up.
@@ -56,7 +59,7 @@ case "$mode" in
     t1=$(date +%s.%N); c1=$(cpu)
     [ -n "${tcpdump_pid:-}" ] && { sleep 1; kill $tcpdump_pid; wait $tcpdump_pid 2>/dev/null || true; }
     ;;
-  *) echo "usage: $0 setup|echo ..." >&2; exit 2 ;;
+  *) echo "usage: $0 setup|echo|play ..." >&2; exit 2 ;;
 esac
 
 peak=$(awk '/VmHWM/{print $2}' /proc/$pid/status)
