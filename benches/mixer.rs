@@ -19,7 +19,10 @@ fn tone(rate: u32, freq: f32, n: usize) -> Vec<i16> {
         .collect()
 }
 
-fn room(members: usize) -> (Mixer, Vec<(MemberId, Vec<i16>, Vec<i16>)>) {
+/// A member's id, its talking frame and its quiet frame.
+type MemberFrames = (MemberId, Vec<i16>, Vec<i16>);
+
+fn room(members: usize) -> (Mixer, Vec<MemberFrames>) {
     let mut mixer = Mixer::new(MixerConfig::default());
     let mut frames = Vec::new();
     for i in 0..members {
