@@ -5,9 +5,12 @@
 #   bash benches/load.sh echo  [CALLS=500] [RATE=50]       CALLS concurrent PCMA echo calls, RTP both ways, ~28 s
 #   bash benches/load.sh play  [CALLS=500] [RATE=50]       CALLS concurrent PCMU calls all playing `hello` 10 times
 #                                                          (~36 s, route `play`), RTP from Chorus only
+#   bash benches/load.sh conf  [ROOMS=50] [MEMBERS=6] [SECONDS=60] [RATE=50]
+#                                                          ROOMS conference rooms (conf-1..conf-ROOMS) of MEMBERS
+#                                                          PCMA callers each sending RTP for ~SECONDS
 #
 # Prints SIPp's success/failure counts and the server's CPU (from /proc/PID/stat) and RSS (VmHWM), and for
-# `echo` and `play` the timing of Chorus's outbound RTP (inter-packet interval error, from a tcpdump capture).
+# `echo`, `play` and `conf` the timing of Chorus's outbound RTP (inter-packet interval error, from a tcpdump capture).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-setup}
@@ -59,7 +62,37 @@ case "$mode" in
     t1=$(date +%s.%N); c1=$(cpu)
     [ -n "${tcpdump_pid:-}" ] && { sleep 1; kill $tcpdump_pid; wait $tcpdump_pid 2>/dev/null || true; }
     ;;
-  *) echo "usage: $0 setup|echo|play ..." >&2; exit 2 ;;
+  conf)
+    rooms=${2:-50}; members=${3:-6}; secs=${4:-60}; rate=${5:-50}
+    calls=$((rooms * members))
+    # One SIPp places every member; the injection file gives each call its room, round robin, so the rooms
+    # fill together. g711a.pcap is ~7.1 s: play it enough times to last SECONDS.
+    plays=$(( (secs * 10 + 70) / 71 ))
+    { echo SEQUENTIAL; for _ in $(seq "$members"); do seq -f '%g;' 1 "$rooms"; done; } >"$work/rooms.csv"
+    sed "s/@PLAYS@/$plays/" benches/sipp/conf_rtp_uac.xml >"$work/conf_rtp_uac.xml"
+    if command -v tcpdump >/dev/null; then
+      tcpdump -i lo -n -s 64 -w "$work/rtp.pcap" "udp and src portrange 20000-29999" 2>/dev/null &
+      tcpdump_pid=$!
+    else
+      echo "tcpdump not installed: no packet timing (apt-get install tcpdump)" >&2
+    fi
+    c0=$(cpu); t0=$(date +%s.%N)
+    sipp 127.0.0.1:$port -sf "$work/conf_rtp_uac.xml" -inf "$work/rooms.csv" -r "$rate" -m "$calls" -l "$calls" \
+      -i 127.0.0.1 -p 5094 -mp 40000 -nostdin -timeout $((secs + 60))s -timeout_error -trace_stat \
+      -stf "$work/stat.csv" -fd 1 -trace_err -error_file "$work/err.log" >/dev/null 2>&1 &
+    sipp_pid=$!
+    # Sample CPU while every member is in its room: from the last join to shortly before the first leaves.
+    ramp=$(python3 -c "print($calls/$rate + 1)")
+    window=$(python3 -c "print(max(5, $plays * 7.1 - $calls/$rate - 4))")
+    sleep "$ramp"; cw0=$(cpu); tw0=$(date +%s.%N); peak_rss=$(rss_kb)
+    sleep "$window"; cw1=$(cpu); tw1=$(date +%s.%N)
+    wait $sipp_pid || true
+    t1=$(date +%s.%N); c1=$(cpu)
+    [ -n "${tcpdump_pid:-}" ] && { sleep 1; kill $tcpdump_pid; wait $tcpdump_pid 2>/dev/null || true; }
+    echo "rooms=$rooms members=$members plays=$plays (~$(python3 -c "print(round($plays * 7.1))") s per member);" \
+      "server log: $(grep -c 'WARN' "$work/chorus.log" || true) WARN, $(grep -c 'ERROR' "$work/chorus.log" || true) ERROR lines"
+    ;;
+  *) echo "usage: $0 setup|echo|play|conf ..." >&2; exit 2 ;;
 esac
 
 peak=$(awk '/VmHWM/{print $2}' /proc/$pid/status)
@@ -85,7 +118,8 @@ if mode == "setup":
     print(f"server rss: idle {idle_rss} KiB, peak {peak} KiB")
 else:
     steady = (cw1 - cw0) / ticks / (tw1 - tw0)
-    print(f"steady state with {calls} calls up: server cpu {100 * steady:.1f}% of one core = {100 * steady / calls:.3f}% per call")
+    per = "member" if mode == "conf" else "call"
+    print(f"steady state with {calls} calls up: server cpu {100 * steady:.1f}% of one core = {100 * steady / calls:.3f}% per {per}")
     print(f"server rss: idle {idle_rss} KiB, with calls up {int(peak_rss)} KiB = {(peak_rss - idle_rss) / calls:.1f} KiB per call")
     pcap = os.path.join(work, "rtp.pcap")
     if os.path.exists(pcap):
