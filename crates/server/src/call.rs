@@ -113,6 +113,7 @@ pub async fn run(setup: CallSetup) {
         dtmf: call.dtmf.digits().to_string(),
         vars,
         recordings: std::mem::take(&mut call.recordings),
+        errors: std::mem::take(&mut call.errors),
         rtp,
         failed: matches!(outcome, Outcome::Failed(_)),
     };
@@ -146,6 +147,8 @@ struct RtpCall {
     recordings_dir: PathBuf,
     /// Recordings made, relative to the recordings directory.
     recordings: Vec<String>,
+    /// Media failures the call survived (a recording that could not be written), for the call log.
+    errors: Vec<String>,
     call_id: String,
     from: String,
     to: String,
@@ -183,6 +186,7 @@ impl RtpCall {
             transfer_result: None,
             recordings_dir: s.recordings,
             recordings: Vec::new(),
+            errors: Vec::new(),
             call_id: s.call_id,
             from: s.from,
             to: s.to,
@@ -468,6 +472,7 @@ impl CallMedia for RtpCall {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(call_id = %self.call_id, error = %e, "recording not started");
+                self.errors.push(format!("recording failed: {e}"));
                 return Ok(RecordOutcome {
                     stop: RecordStop::Failed(e.to_string()),
                     path: PathBuf::new(),
@@ -497,6 +502,7 @@ impl CallMedia for RtpCall {
             chunk[have..].fill(0);
             if let Err(e) = rec.write(&chunk) {
                 tracing::warn!(call_id = %self.call_id, error = %e, "recording failed; the call goes on");
+                self.errors.push(format!("recording failed: {e}"));
                 break RecordStop::Failed(e.to_string());
             }
             self.frame.fill(0);
@@ -526,11 +532,14 @@ impl CallMedia for RtpCall {
                     duration_ms: info.duration_ms,
                 })
             }
-            Err(e) => Ok(RecordOutcome {
-                stop: RecordStop::Failed(e.to_string()),
-                path: PathBuf::new(),
-                duration_ms: 0,
-            }),
+            Err(e) => {
+                self.errors.push(format!("recording failed: {e}"));
+                Ok(RecordOutcome {
+                    stop: RecordStop::Failed(e.to_string()),
+                    path: PathBuf::new(),
+                    duration_ms: 0,
+                })
+            }
         }
     }
 

@@ -42,6 +42,10 @@ pub struct CallRecord {
     /// ARCHITECTURE.md format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtp: Option<RtpSummary>,
+    /// Failures the call survived, e.g. `recording failed: ...` when the disk filled (absent when none).
+    /// An extension of the ARCHITECTURE.md format.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 /// The call log's `rtp` object: what flowed, what was lost, how much it jittered (RFC 3550 A.3, A.8),

@@ -57,6 +57,8 @@ pub struct CallReport {
     pub rtp: Option<RtpSummary>,
     /// The dialplan failed (logged as `error` unless the call ended otherwise first).
     pub failed: bool,
+    /// Media failures the call survived.
+    pub errors: Vec<String>,
 }
 
 /// What the SIP task tells a call task.
@@ -438,6 +440,7 @@ impl Server {
             recordings: Vec::new(),
             vars: Default::default(),
             rtp: None,
+            errors: Vec::new(),
         };
         let user = ic.request_uri.user().unwrap_or_default().to_string();
         let reject =
@@ -585,6 +588,7 @@ impl Server {
                 entry.record.vars = report.vars.into_iter().collect();
                 entry.record.recordings = report.recordings;
                 entry.record.rtp = report.rtp;
+                entry.record.errors = report.errors;
                 if report.failed && entry.ending.is_none() && entry.ended.is_none() {
                     entry.ending = Some("error");
                 }
