@@ -1,6 +1,10 @@
 //! Prompts: audio files decoded once to 16-bit mono PCM at the call rate and shared between calls
 //! (`Arc<[i16]>`), so 500 calls playing one prompt hold one copy. A file at another rate than the call's
 //! (an 8 kHz prompt on a 16 kHz G.722 call) is resampled once with rubato and cached per rate.
+//!
+//! A prompt `name` is the first of `<name>.wav`, `<name>.flac`, `<name>.ogg` (Vorbis), `<name>.mp3` in the
+//! prompts directory ([`PROMPT_EXTENSIONS`]). WAV is read with hound, the others with symphonia; any
+//! channel count is down-mixed to mono and any sample format converted to 16-bit.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +28,7 @@ pub enum PromptError {
     /// No file of that name in the prompts directory.
     #[error("prompt '{0}' not found")]
     NotFound(String),
-    /// The file is not a WAV this build can decode.
+    /// The file is not audio this build can decode (corrupt, truncated, or an unsupported codec).
     #[error("prompt '{name}' cannot be decoded: {reason}")]
     Decode {
         /// The prompt.
@@ -44,13 +48,20 @@ pub enum PromptError {
     },
 }
 
-/// The file for prompt `name` in `dir`, if there is one.
+/// File extensions a prompt may have, in the order they are looked for: `<name>.wav` wins over
+/// `<name>.flac`, which wins over `<name>.ogg`, which wins over `<name>.mp3`.
+pub const PROMPT_EXTENSIONS: &[&str] = &["wav", "flac", "ogg", "mp3"];
+
+/// The file for prompt `name` in `dir`, if there is one: the first of `<name>.wav`, `.flac`, `.ogg`,
+/// `.mp3` that exists ([`PROMPT_EXTENSIONS`]).
 pub fn find_prompt(dir: &Path, name: &str) -> Option<PathBuf> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return None;
     }
-    let path = dir.join(format!("{name}.wav"));
-    path.is_file().then_some(path)
+    PROMPT_EXTENSIONS
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .find(|path| path.is_file())
 }
 
 /// Decoded prompts by (name, rate), loaded on first use and kept.
@@ -77,7 +88,7 @@ impl PromptCache {
         }
         let path =
             find_prompt(&self.dir, name).ok_or_else(|| PromptError::NotFound(name.to_string()))?;
-        let prompt = Arc::new(decode_wav(name, &path, rate)?);
+        let prompt = Arc::new(decode(name, &path, rate)?);
         Ok(self.lock().entry(key).or_insert(prompt).clone())
     }
 
@@ -87,22 +98,88 @@ impl PromptCache {
     }
 }
 
-fn decode_wav(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError> {
+/// Decodes the prompt file at `path` to mono 16-bit PCM at `rate` Hz.
+fn decode(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError> {
+    let is_wav = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    let check_rate = |file_rate: u32| {
+        if (MIN_RATE..=MAX_RATE).contains(&file_rate) && (MIN_RATE..=MAX_RATE).contains(&rate) {
+            Ok(())
+        } else {
+            Err(PromptError::UnsupportedRate {
+                name: name.to_string(),
+                rate: file_rate,
+                want: rate,
+            })
+        }
+    };
+    let (file_rate, mono) = if is_wav {
+        read_wav(name, path, &check_rate)?
+    } else {
+        // Prompt files are untrusted input and symphonia's demuxers and codecs are large; a panic in them
+        // on a malformed file must not take down the thread (the call, or the server at startup). Catch it
+        // and report the file as undecodable. Nothing shared is touched inside, so unwind safety holds.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_compressed(name, path, &check_rate)
+        }))
+        .unwrap_or_else(|_| {
+            Err(PromptError::Decode {
+                name: name.to_string(),
+                reason: "the decoder panicked".into(),
+            })
+        })?
+    };
+    let samples: Arc<[i16]> = if file_rate == rate {
+        mono.into()
+    } else {
+        resample(&mono, file_rate, rate)
+            .map_err(|e| {
+                tracing::warn!(prompt = name, error = %e, "resampling failed");
+                PromptError::UnsupportedRate {
+                    name: name.to_string(),
+                    rate: file_rate,
+                    want: rate,
+                }
+            })?
+            .into()
+    };
+    Ok(Prompt {
+        name: name.to_string(),
+        rate,
+        samples,
+    })
+}
+
+/// Down-mixes interleaved frames of `channels` samples to mono by averaging.
+fn downmix(interleaved: impl IntoIterator<Item = i32>, channels: usize, out: &mut Vec<i16>) {
+    let channels = channels.max(1);
+    let mut sum = 0i32;
+    let mut n = 0usize;
+    for s in interleaved {
+        sum += s;
+        n += 1;
+        if n == channels {
+            out.push((sum / channels as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16);
+            sum = 0;
+            n = 0;
+        }
+    }
+}
+
+/// A WAV file's rate and mono samples (hound).
+fn read_wav(
+    name: &str,
+    path: &Path,
+    check_rate: &dyn Fn(u32) -> Result<(), PromptError>,
+) -> Result<(u32, Vec<i16>), PromptError> {
     let err = |reason: String| PromptError::Decode {
         name: name.to_string(),
         reason,
     };
     let mut reader = hound::WavReader::open(path).map_err(|e| err(e.to_string()))?;
     let spec = reader.spec();
-    let unsupported = || PromptError::UnsupportedRate {
-        name: name.to_string(),
-        rate: spec.sample_rate,
-        want: rate,
-    };
-    if !(MIN_RATE..=MAX_RATE).contains(&spec.sample_rate) || !(MIN_RATE..=MAX_RATE).contains(&rate)
-    {
-        return Err(unsupported());
-    }
+    check_rate(spec.sample_rate)?;
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<i32> = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Int, 16) => reader
@@ -133,27 +210,119 @@ fn decode_wav(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError>
             .map_err(|e| err(e.to_string()))?,
         (fmt, bits) => return Err(err(format!("unsupported sample format {fmt:?} {bits}-bit"))),
     };
-    // Down-mix to mono by averaging channels.
-    let mono = interleaved.chunks(channels).map(|frame| {
-        let sum: i32 = frame.iter().sum();
-        (sum / frame.len() as i32).clamp(i16::MIN as i32, i16::MAX as i32) as i16
-    });
-    let samples: Arc<[i16]> = if spec.sample_rate == rate {
-        mono.collect()
-    } else {
-        let mono: Vec<i16> = mono.collect();
-        resample(&mono, spec.sample_rate, rate)
-            .map_err(|e| {
-                tracing::warn!(prompt = name, error = %e, "resampling failed");
-                unsupported()
-            })?
-            .into()
-    };
-    Ok(Prompt {
+    let mut mono = Vec::with_capacity(interleaved.len() / channels);
+    downmix(interleaved, channels, &mut mono);
+    Ok((spec.sample_rate, mono))
+}
+
+/// A FLAC, Ogg Vorbis or MP3 file's rate and mono samples (symphonia). Every packet must decode and, when
+/// the container says how long the audio is, all of it must be there: a corrupt or truncated file is an
+/// error, not a prompt that plays noise or stops short.
+fn read_compressed(
+    name: &str,
+    path: &Path,
+    check_rate: &dyn Fn(u32) -> Result<(), PromptError>,
+) -> Result<(u32, Vec<i16>), PromptError> {
+    use symphonia::core::audio::SampleBuffer;
+    use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+    use symphonia::core::errors::Error;
+    use symphonia::core::formats::FormatOptions;
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+    use symphonia::core::probe::Hint;
+
+    let err = |reason: String| PromptError::Decode {
         name: name.to_string(),
-        rate,
-        samples,
-    })
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let format_opts = FormatOptions {
+        // Trim encoder delay and padding (MP3 LAME/Xing tags) so the prompt is as long as its source.
+        enable_gapless: true,
+        ..Default::default()
+    };
+    let probed = symphonia::default::get_probe()
+        .format(&hint, stream, &format_opts, &MetadataOptions::default())
+        .map_err(|e| err(format!("unrecognised audio file: {e}")))?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| err("no audio track".into()))?;
+    let track_id = track.id;
+    let expected_frames = track.codec_params.n_frames;
+    let mut file_rate = track.codec_params.sample_rate;
+    if let Some(r) = file_rate {
+        check_rate(r)?;
+    }
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(|e| err(e.to_string()))?;
+    let mut mono = Vec::new();
+    let mut frames: u64 = 0;
+    let mut buf: Option<SampleBuffer<i16>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            // symphonia reports the end of the stream as an unexpected end of file.
+            Err(Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(err(e.to_string())),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = decoder.decode(&packet).map_err(|e| err(e.to_string()))?;
+        let spec = *decoded.spec();
+        match file_rate {
+            None => {
+                check_rate(spec.rate)?;
+                file_rate = Some(spec.rate);
+            }
+            Some(r) if r != spec.rate => {
+                return Err(err(format!(
+                    "sample rate changes from {r} Hz to {} Hz mid-file",
+                    spec.rate
+                )))
+            }
+            Some(_) => {}
+        }
+        if decoded.frames() == 0 {
+            continue;
+        }
+        let needed = decoded.capacity() as u64;
+        let b = match &mut buf {
+            Some(b) if b.capacity() as u64 >= needed * spec.channels.count() as u64 => b,
+            _ => buf.insert(SampleBuffer::new(needed, spec)),
+        };
+        // Converts whatever the codec produced (f32 Vorbis, 24-bit FLAC, ...) to interleaved i16.
+        b.copy_interleaved_ref(decoded);
+        let channels = spec.channels.count();
+        frames += (b.samples().len() / channels.max(1)) as u64;
+        downmix(
+            b.samples().iter().map(|&s| i32::from(s)),
+            channels,
+            &mut mono,
+        );
+    }
+    let file_rate = file_rate.ok_or_else(|| err("no audio".into()))?;
+    if mono.is_empty() {
+        return Err(err("no audio".into()));
+    }
+    if let Some(want) = expected_frames {
+        // Allow a frame's worth of slack for codecs that round their last block.
+        if frames + u64::from(file_rate / 50) < want {
+            return Err(err(format!(
+                "truncated: {frames} of {want} samples decoded"
+            )));
+        }
+    }
+    Ok((file_rate, mono))
 }
 
 /// Lowest sample rate a prompt file or a call may have.
@@ -181,10 +350,14 @@ fn resample(pcm: &[i16], from: u32, to: u32) -> Result<Vec<i16>, String> {
             let chunk = r.process(&[&input[pos..pos + need]], None);
             pos += need;
             chunk
-        } else {
-            let tail = &input[pos.min(input.len())..];
+        } else if pos < input.len() {
+            let tail = &input[pos..];
             pos = input.len();
             r.process_partial(Some(&[tail]), None)
+        } else {
+            // Input used up: flush with `None`. An empty slice would mean "inactive channel" to rubato
+            // and fail (a prompt whose length ends on a chunk boundary hit this).
+            r.process_partial(None::<&[&[f32]]>, None)
         };
         let chunk = chunk.map_err(|e| e.to_string())?;
         match chunk.first() {
