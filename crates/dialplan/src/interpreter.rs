@@ -109,6 +109,8 @@ pub enum RoomExit {
     Left,
     /// The room has `max_members` already; the caller never joined.
     Full,
+    /// The last moderator left a room with `end_with_moderator`; the dialplan goes on.
+    Ended,
 }
 
 /// The media and signalling operations a dialplan can ask of a call. Each future ends early with
@@ -174,7 +176,8 @@ pub trait CallMedia: Send {
     }
 
     /// Joins conference room `room` (created with `options`' room settings if it does not exist) and stays
-    /// until the caller presses `options.exit_key` ([`RoomExit::Left`]) or hangs up (`Err(HungUp)`).
+    /// until the caller presses `options.exit_key` ([`RoomExit::Left`]), the room ends with its last
+    /// moderator ([`RoomExit::Ended`]) or the caller hangs up (`Err(HungUp)`).
     /// [`RoomExit::Full`] at once when the room has its maximum of members.
     fn join_room(
         &mut self,

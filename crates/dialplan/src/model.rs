@@ -362,6 +362,19 @@ pub struct RoomOptions {
     pub record: bool,
     /// Room setting: tones when members join and leave (`tones`, default true).
     pub tones: bool,
+    /// Keys that toggle the member's mute (`mute_key`, 1 to 3 keys, default `*6`; empty: none).
+    pub mute_key: String,
+    /// The member is a moderator (`moderator`, default false).
+    pub moderator: bool,
+    /// Room setting: other members hear hold audio and are not mixed until a moderator is in the room
+    /// (`wait_for_moderator`, default false).
+    pub wait_for_moderator: bool,
+    /// Room setting: when the last moderator leaves, the other members leave too
+    /// (`end_with_moderator`, default false).
+    pub end_with_moderator: bool,
+    /// A prompt played in a loop while waiting for a moderator, instead of the hold tone
+    /// (`hold_prompt`).
+    pub hold_prompt: Option<String>,
 }
 
 impl Default for RoomOptions {
@@ -372,6 +385,11 @@ impl Default for RoomOptions {
             max_members: None,
             record: true,
             tones: true,
+            mute_key: "*6".to_string(),
+            moderator: false,
+            wait_for_moderator: false,
+            end_with_moderator: false,
+            hold_prompt: None,
         }
     }
 }
@@ -1123,6 +1141,11 @@ impl<'a> Checker<'a> {
             "record",
             "tones",
             "full",
+            "mute_key",
+            "moderator",
+            "wait_for_moderator",
+            "end_with_moderator",
+            "hold_prompt",
         ];
         if !matches!(n.value, Node::Map(_)) {
             let room = self.template(n, "conference room")?;
@@ -1150,7 +1173,47 @@ impl<'a> Checker<'a> {
                 .map(|v| v as u32),
             record: self.optional(&f, "record", d.record, |c, n| c.boolean(n, "record")),
             tones: self.optional(&f, "tones", d.tones, |c, n| c.boolean(n, "tones")),
+            mute_key: match f.get("mute_key") {
+                None => d.mute_key.clone(),
+                Some(n) => {
+                    let k = self.keys(n, "mute_key").unwrap_or_default();
+                    if k.chars().count() > 3 {
+                        self.err(
+                            &n.referenced,
+                            "mute_key must be 1 to 3 keys (or '' for none)",
+                        );
+                    }
+                    k
+                }
+            },
+            moderator: self.optional(&f, "moderator", d.moderator, |c, n| {
+                c.boolean(n, "moderator")
+            }),
+            wait_for_moderator: self.optional(&f, "wait_for_moderator", false, |c, n| {
+                c.boolean(n, "wait_for_moderator")
+            }),
+            end_with_moderator: self.optional(&f, "end_with_moderator", false, |c, n| {
+                c.boolean(n, "end_with_moderator")
+            }),
+            hold_prompt: f.get("hold_prompt").and_then(|n| {
+                let name = self.string(n, "hold_prompt")?;
+                self.prompts.push(Ref {
+                    name: name.clone(),
+                    at: n.referenced,
+                });
+                Some(name)
+            }),
         };
+        if let (Some(k), false) = (options.exit_key, options.mute_key.is_empty()) {
+            if options.mute_key.starts_with(k) {
+                if let Some(n) = f.get("mute_key") {
+                    self.err(
+                        &n.referenced,
+                        format!("mute_key '{}' starts with exit_key '{k}'", options.mute_key),
+                    );
+                }
+            }
+        }
         let full = self.optional(&f, "full", Vec::new(), |c, n| c.prompt_list(n, "full"));
         Some(Step::Conference(Box::new(Conference {
             room,

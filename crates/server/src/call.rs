@@ -33,8 +33,8 @@ const LATE_ANSWER_WAIT: Duration = Duration::from_secs(32);
 const TRANSFER_WAIT: Duration = Duration::from_secs(35);
 /// Most audio the echo holds back; beyond it the oldest is dropped so delay cannot grow.
 const ECHO_MAX_BUFFER_MS: usize = 120;
-/// In a room, the key pressed after `*` that toggles mute.
-const MUTE_KEY: char = '6';
+/// In a room, a member that has sent no RTP for this long leaves the room and is hung up.
+const RTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Feedback to a member for mute on and off: a low and a high beep.
 const MUTE_ON_TONE: (f32, u32) = (400.0, 200);
 const MUTE_OFF_TONE: (f32, u32) = (800.0, 200);
@@ -153,6 +153,7 @@ struct RtpCall {
     from: String,
     to: String,
     rooms: Rooms,
+    prompts: Arc<PromptCache>,
 }
 
 /// A new key press from any source: kept once, and buffered for the dialplan.
@@ -191,6 +192,7 @@ impl RtpCall {
             from: s.from,
             to: s.to,
             rooms: s.rooms,
+            prompts: s.prompts,
         }
     }
 
@@ -572,7 +574,23 @@ impl CallMedia for RtpCall {
         // Feedback beep being played to this member only, and how far.
         let mut notice: Vec<i16> = Vec::new();
         let mut notice_pos = 0;
-        let mut star = false;
+        // The last keys pressed, as long as the mute key sequence.
+        let mute_len = options.mute_key.chars().count();
+        let mut recent: VecDeque<char> = VecDeque::with_capacity(mute_len + 1);
+        // Hold audio while waiting for a moderator, when the dialplan names a prompt.
+        let hold = match &options.hold_prompt {
+            Some(name) => match self.prompts.get(name, rate) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::warn!(call_id = %self.call_id, %room, error = %e, "hold prompt not played");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut hold_pos = 0;
+        // RTP inactivity counts from the join, and not while the call is on hold.
+        let mut since = std::time::Instant::now();
         self.rx.clear();
         loop {
             while let Some(k) = self.keys.pop_front() {
@@ -580,20 +598,43 @@ impl CallMedia for RtpCall {
                     tracing::info!(call_id = %self.call_id, %room, "left room");
                     return Ok(RoomExit::Left);
                 }
-                if star && k == MUTE_KEY {
+                if mute_len == 0 {
+                    continue;
+                }
+                recent.push_back(k);
+                if recent.len() > mute_len {
+                    recent.pop_front();
+                }
+                if recent.iter().copied().eq(options.mute_key.chars()) {
+                    recent.clear();
                     let muted = !member.is_muted();
                     member.set_muted(muted);
                     let (f, ms) = if muted { MUTE_ON_TONE } else { MUTE_OFF_TONE };
                     notice = chorus_rtp::conference::tone(rate, f, ms, 6000);
                     notice_pos = 0;
                     tracing::info!(call_id = %self.call_id, %room, muted, "mute toggled");
-                    star = false;
-                    continue;
                 }
-                star = k == '*';
+            }
+            if member.is_ended() {
+                tracing::info!(call_id = %self.call_id, %room, "room ended: the moderator left");
+                return Ok(RoomExit::Ended);
             }
             // Leaving on any error: `member` drops on return and the room notices.
             self.tick(true).await?;
+            let last_rtp = self
+                .stream
+                .as_ref()
+                .and_then(|s| s.session().last_received())
+                .map_or(since, |t| t.max(since));
+            if self.held {
+                since = std::time::Instant::now();
+            }
+            if last_rtp.elapsed() >= RTP_TIMEOUT {
+                tracing::warn!(call_id = %self.call_id, %room, secs = RTP_TIMEOUT.as_secs(), "no RTP in the room; hanging up");
+                drop(member);
+                self.hangup().await;
+                return Err(MediaError::HungUp);
+            }
             // What the caller said: one frame per tick, at most two frames behind.
             let excess = self.rx.len().saturating_sub(2 * n);
             self.rx.drain(..excess);
@@ -602,11 +643,25 @@ impl CallMedia for RtpCall {
                     *dst = src;
                 }
                 if member.send(&chunk).is_err() {
+                    if member.is_ended() {
+                        tracing::info!(call_id = %self.call_id, %room, "room ended: the moderator left");
+                        return Ok(RoomExit::Ended);
+                    }
                     return Err(MediaError::Failed(format!("conference {room} ended")));
                 }
             }
             // What the caller hears: the room's mix-minus, silence when none came.
             member.next_frame(&mut self.frame);
+            if let (Some(p), true) = (hold.as_ref(), member.is_waiting()) {
+                let s = &p.samples;
+                if !s.is_empty() {
+                    for o in self.frame.iter_mut() {
+                        hold_pos %= s.len();
+                        *o = s[hold_pos];
+                        hold_pos += 1;
+                    }
+                }
+            }
             if notice_pos < notice.len() {
                 let end = (notice_pos + n).min(notice.len());
                 for (o, t) in self.frame.iter_mut().zip(&notice[notice_pos..end]) {

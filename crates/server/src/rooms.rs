@@ -88,6 +88,8 @@ impl Rooms {
         let cfg = RoomConfig {
             max_members: options.max_members.map(|m| m as usize),
             tones: options.tones,
+            wait_for_moderator: options.wait_for_moderator,
+            end_with_moderator: options.end_with_moderator,
             ..RoomConfig::default()
         };
         let handle = RoomHandle::spawn(name, cfg, tap);
@@ -142,7 +144,7 @@ impl Rooms {
         let mut last = JoinError::Closed;
         for _ in 0..3 {
             let (handle, recording) = self.find_or_create(name, options);
-            match handle.join(rate, options.muted).await {
+            match handle.join_as(rate, options.muted, options.moderator).await {
                 Ok(member) => return Ok(Joined { member, recording }),
                 Err(JoinError::Closed) => {
                     let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());

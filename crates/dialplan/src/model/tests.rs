@@ -385,3 +385,53 @@ fn durations() {
     assert!(parse_duration("fast").is_err());
     assert!(parse_duration("99999h").is_err());
 }
+
+#[test]
+fn conference_mute_key_and_moderator_options() {
+    let e = errors(
+        "routes:
+  - match: a
+    steps:
+      - conference: {room: '1', mute_key: '*66*'}
+      - conference: {room: '1', mute_key: '*x'}
+      - conference: {room: '1', exit_key: '#', mute_key: '#1'}
+      - conference: {room: '1', mute_key: 6}
+      - conference: {room: '1', moderator: yes please}
+      - conference: {room: '1', mute_key: '', wait_for_moderator: true, end_with_moderator: true}
+",
+    );
+    assert_eq!(
+        e,
+        [
+            "x.yaml:4:43: mute_key must be 1 to 3 keys (or '' for none)",
+            "x.yaml:5:43: mute_key: 'x' is not a DTMF key (0-9, *, #, A-D)",
+            "x.yaml:6:58: mute_key '#1' starts with exit_key '#'",
+            "x.yaml:8:44: moderator must be true or false, found a string",
+        ]
+    );
+}
+
+#[test]
+fn conference_options_parse_with_defaults() {
+    let yaml = "routes:
+  - match: a
+    steps:
+      - conference: '1'
+      - conference: {room: '2', mute_key: '#', moderator: true, wait_for_moderator: true, end_with_moderator: true}
+      - conference: {room: '3', mute_key: ''}
+";
+    let plan = Dialplan::parse("x.yaml", yaml, None).expect("valid");
+    let opts: Vec<RoomOptions> = plan.routes[0]
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Conference(c) => c.options.clone(),
+            _ => panic!("not a conference"),
+        })
+        .collect();
+    assert_eq!(opts[0].mute_key, "*6");
+    assert!(!opts[0].moderator && !opts[0].wait_for_moderator && !opts[0].end_with_moderator);
+    assert_eq!(opts[1].mute_key, "#");
+    assert!(opts[1].moderator && opts[1].wait_for_moderator && opts[1].end_with_moderator);
+    assert_eq!(opts[2].mute_key, "");
+}

@@ -8,6 +8,7 @@
 //! [`JoinError::Closed`] and should create a new room.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -110,6 +111,11 @@ pub struct RoomConfig {
     pub max_members: Option<usize>,
     /// Beep when a member joins (440 Hz) or leaves (330 Hz), heard by everyone.
     pub tones: bool,
+    /// Members that did not join as moderators hear hold audio and are not mixed while no moderator is
+    /// in the room.
+    pub wait_for_moderator: bool,
+    /// When the last moderator leaves, every remaining member is removed ([`Member::is_ended`]).
+    pub end_with_moderator: bool,
     /// The mixer's settings.
     pub mixer: MixerConfig,
 }
@@ -119,6 +125,8 @@ impl Default for RoomConfig {
         RoomConfig {
             max_members: None,
             tones: true,
+            wait_for_moderator: false,
+            end_with_moderator: false,
             mixer: MixerConfig::default(),
         }
     }
@@ -143,6 +151,8 @@ enum Control {
     Join {
         rate: u32,
         muted: bool,
+        moderator: bool,
+        state: Arc<Shared>,
         inbound: mpsc::Receiver<Frame>,
         outbound: mpsc::Sender<Frame>,
         reply: oneshot::Sender<Result<MemberId, JoinError>>,
@@ -181,16 +191,29 @@ impl RoomHandle {
 
     /// Joins with frames at `rate` (8000 or 16000), muted or not.
     pub async fn join(&self, rate: u32, muted: bool) -> Result<Member, JoinError> {
+        self.join_as(rate, muted, false).await
+    }
+
+    /// Joins with frames at `rate` (8000 or 16000), muted or not, as a moderator or not.
+    pub async fn join_as(
+        &self,
+        rate: u32,
+        muted: bool,
+        moderator: bool,
+    ) -> Result<Member, JoinError> {
         if rate != 8000 && rate != 16000 {
             return Err(JoinError::UnsupportedRate(rate));
         }
         let (in_tx, in_rx) = mpsc::channel(CHANNEL_FRAMES);
         let (out_tx, out_rx) = mpsc::channel(CHANNEL_FRAMES);
         let (reply, answer) = oneshot::channel();
+        let state = Arc::new(Shared::default());
         self.control
             .send(Control::Join {
                 rate,
                 muted,
+                moderator,
+                state: state.clone(),
                 inbound: in_rx,
                 outbound: out_tx,
                 reply,
@@ -205,8 +228,18 @@ impl RoomHandle {
             control: self.control.clone(),
             queue: Queue::new(),
             muted,
+            state,
         })
     }
+}
+
+/// What the room task tells a member outside the audio path (atomics: no lock).
+#[derive(Debug, Default)]
+struct Shared {
+    /// The member hears hold audio and is not mixed (waiting for a moderator).
+    waiting: AtomicBool,
+    /// The room removed the member (the last moderator left).
+    ended: AtomicBool,
 }
 
 /// A member's end of a room: send what it says, receive what it hears. Dropping it leaves the room.
@@ -219,6 +252,7 @@ pub struct Member {
     control: mpsc::UnboundedSender<Control>,
     queue: Queue,
     muted: bool,
+    state: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Control {
@@ -298,12 +332,28 @@ impl Member {
         let _ = self.control.send(Control::Gain(self.id, gain));
     }
 
+    /// Whether the member is waiting for a moderator (it hears hold audio and is not mixed).
+    pub fn is_waiting(&self) -> bool {
+        self.state.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Whether the room removed the member because the last moderator left.
+    pub fn is_ended(&self) -> bool {
+        self.state.ended.load(Ordering::Relaxed)
+    }
+
     /// Leaves the room (the same as dropping the handle).
     pub fn leave(self) {}
 }
 
 struct Attached {
     id: MemberId,
+    rate: u32,
+    moderator: bool,
+    /// Mute and deafness asked for by the member; waiting for a moderator adds both.
+    muted: bool,
+    deaf: bool,
+    state: Arc<Shared>,
     inbound: mpsc::Receiver<Frame>,
     outbound: mpsc::Sender<Frame>,
     queue: Queue,
@@ -320,6 +370,19 @@ struct Room {
     leave_tone: Vec<i16>,
     /// The tone being played: which one and how far.
     playing: Option<(bool, usize)>,
+    /// A moderator has been in the room.
+    had_moderator: bool,
+    /// Hold audio at 8 kHz and 16 kHz: one period of a soft repeating tone.
+    hold: [Vec<i16>; 2],
+    /// Ticks since the room opened (position in the hold audio).
+    ticks: usize,
+}
+
+/// One period of hold audio at `rate`: a soft 425 Hz beep of 400 ms, then silence, every 3 s.
+fn hold_audio(rate: u32) -> Vec<i16> {
+    let mut v = tone(rate, 425.0, 400, 1500);
+    v.resize(rate as usize * 3, 0);
+    v
 }
 
 impl Room {
@@ -328,6 +391,8 @@ impl Room {
             Control::Join {
                 rate,
                 muted,
+                moderator,
+                state,
                 inbound,
                 outbound,
                 reply,
@@ -352,9 +417,14 @@ impl Room {
                     self.mixer.remove_member(id);
                     return;
                 }
-                tracing::debug!(room = %self.name, member = %id, rate, muted, "member joined");
+                tracing::debug!(room = %self.name, member = %id, rate, muted, moderator, "member joined");
                 self.members.push(Attached {
                     id,
+                    rate,
+                    moderator,
+                    muted,
+                    deaf: false,
+                    state,
                     inbound,
                     outbound,
                     queue: Queue::new(),
@@ -363,17 +433,62 @@ impl Room {
                 if self.cfg.tones {
                     self.playing = Some((true, 0));
                 }
+                self.update_moderation();
             }
             Control::Muted(id, on) => {
-                let _ = self.mixer.set_muted(id, on);
+                if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
+                    m.muted = on;
+                }
+                self.apply(id);
                 tracing::debug!(room = %self.name, member = %id, muted = on, "mute");
             }
             Control::Deaf(id, on) => {
-                let _ = self.mixer.set_deaf(id, on);
+                if let Some(m) = self.members.iter_mut().find(|m| m.id == id) {
+                    m.deaf = on;
+                }
+                self.apply(id);
             }
             Control::Gain(id, g) => {
                 let _ = self.mixer.set_gain(id, g);
             }
+        }
+    }
+
+    /// Sets member `id`'s mute and deafness in the mixer: its own, plus both while it waits.
+    fn apply(&mut self, id: MemberId) {
+        if let Some(m) = self.members.iter().find(|m| m.id == id) {
+            let waiting = m.state.waiting.load(Ordering::Relaxed);
+            let _ = self.mixer.set_muted(id, m.muted || waiting);
+            let _ = self.mixer.set_deaf(id, m.deaf || waiting);
+        }
+    }
+
+    /// After a join or a leave: puts members on hold or takes them off while no moderator is in the
+    /// room, and ends the room for everyone when the last moderator has left (`end_with_moderator`).
+    fn update_moderation(&mut self) {
+        let moderators = self.members.iter().filter(|m| m.moderator).count();
+        if moderators > 0 {
+            self.had_moderator = true;
+        } else if self.had_moderator && self.cfg.end_with_moderator {
+            self.had_moderator = false;
+            for m in self.members.drain(..) {
+                m.state.ended.store(true, Ordering::Relaxed);
+                self.mixer.remove_member(m.id);
+                tracing::debug!(room = %self.name, member = %m.id, "member removed: moderator left");
+            }
+            self.playing = None;
+            return;
+        }
+        let wait = self.cfg.wait_for_moderator && moderators == 0;
+        let mut changed = Vec::new();
+        for m in &self.members {
+            let waiting = wait && !m.moderator;
+            if m.state.waiting.swap(waiting, Ordering::Relaxed) != waiting {
+                changed.push(m.id);
+            }
+        }
+        for id in changed {
+            self.apply(id);
         }
     }
 
@@ -406,12 +521,23 @@ impl Room {
             self.playing = (end < t.len()).then_some((join, end));
         }
         self.mixer.tick();
-        // Write every member.
+        // Write every member (hold audio to those waiting for a moderator).
+        let tick = self.ticks;
+        self.ticks = self.ticks.wrapping_add(1);
         for m in self.members.iter_mut() {
-            let Some(out) = self.mixer.output(m.id) else {
-                continue;
+            let frame = if m.state.waiting.load(Ordering::Relaxed) {
+                let hold = &self.hold[usize::from(m.rate == ROOM_RATE)];
+                let n = m.rate as usize / 50;
+                let periods = hold.len() / n;
+                let pos = (tick % periods) * n;
+                Frame::new(&hold[pos..pos + n])
+            } else {
+                let Some(out) = self.mixer.output(m.id) else {
+                    continue;
+                };
+                Frame::new(out)
             };
-            match m.outbound.try_send(Frame::new(out)) {
+            match m.outbound.try_send(frame) {
                 Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
                 Err(mpsc::error::TrySendError::Closed(_)) => m.gone = true,
             }
@@ -441,8 +567,11 @@ impl Room {
             }
             !m.gone
         });
-        if self.members.len() < before && self.cfg.tones && !self.members.is_empty() {
-            self.playing = Some((false, 0));
+        if self.members.len() < before {
+            if self.cfg.tones && !self.members.is_empty() {
+                self.playing = Some((false, 0));
+            }
+            self.update_moderation();
         }
     }
 }
@@ -462,6 +591,9 @@ async fn run(
         join_tone: tone(ROOM_RATE, 440.0, 150, 4000),
         leave_tone: tone(ROOM_RATE, 330.0, 150, 4000),
         playing: None,
+        had_moderator: false,
+        hold: [hold_audio(8000), hold_audio(ROOM_RATE)],
+        ticks: 0,
     };
     tracing::debug!(room = %name, "room opened");
     let mut clock = tokio::time::interval(FRAME_DURATION);
