@@ -122,3 +122,27 @@ fn chorus_refreshes_with_update_when_refresher_is_uas() {
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
     assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
 }
+
+/// Issue 6: a five-minute call end to end, kept up by the caller's UPDATE refreshes every 43 s under a
+/// 90 s session interval (Chorus would send BYE 60 s after a missed refresh). The longest test of the
+/// suite, by design.
+#[test]
+fn five_minute_call_survives_on_refreshes() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_session_5min.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(340),
+    );
+    run.assert_success("seven refreshes over 301 s, each answered with Session-Expires");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log.len(), 1, "{log:#?}");
+    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
+    let at = |k: &str| common::recording::rfc3339_seconds(log[0][k].as_str().unwrap_or(""));
+    let secs = at("ended_at").unwrap_or(0.0) - at("answered_at").unwrap_or(f64::MAX);
+    assert!(secs >= 300.0, "the call lasted {secs} s: {}", log[0]);
+}

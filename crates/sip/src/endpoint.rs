@@ -859,6 +859,27 @@ impl Endpoint {
             return self.reply(now, id, &req, 500);
         }
         c.remote_seq = c.remote_seq.max(seq);
+        if matches!(req.method, Method::Invite | Method::Update) && c.state != CallState::Early {
+            // RFC 4028 §9: a refresh may change the interval or the refresher; too short gets 422.
+            match session_request(&req.headers) {
+                Err(min_se) => {
+                    let tag = c.local_tag.clone();
+                    let mut resp = self.response(&req, 422, Some(&tag));
+                    resp.headers.push("Min-SE", min_se.to_string());
+                    return self.respond(now, id, resp);
+                }
+                // The timer restarts when the 2xx carrying the new value is sent.
+                Ok(Some(mut t)) => {
+                    // Until then (or if the refresh is refused) the running deadlines stand.
+                    if let Some(old) = c.session {
+                        t.refresh_at = old.refresh_at;
+                        t.expires_at = old.expires_at;
+                    }
+                    c.session = Some(t);
+                }
+                Ok(None) => {}
+            }
+        }
         match req.method.clone() {
             Method::Bye => {
                 self.reply(now, id, &req, 200);

@@ -155,3 +155,36 @@ fn without_session_expires_there_is_no_timer() {
     assert!(h.advance(Duration::from_secs(3600)).is_empty());
     assert_eq!(h.ep.call_count(), 1);
 }
+
+#[test]
+fn a_refresh_can_change_the_interval_and_too_short_a_one_gets_422() {
+    let mut h = Harness::new();
+    let ok = answered_call(
+        &mut h,
+        "Session-Expires: 90;refresher=uac\nSupported: timer\n",
+    );
+    let update = in_dialog("UPDATE", &ok, "z9hG4bK-rn1", 2, "").replace(
+        "Content-Length: 0",
+        "Session-Expires: 180;refresher=uac\nContent-Length: 0",
+    );
+    h.input(&update);
+    let r = h.sent();
+    assert_eq!(
+        r[0].response().headers.get("Session-Expires"),
+        Some("180;refresher=uac")
+    );
+    // The new interval holds: no BYE at the old deadline (60 s), BYE at 180 - 32 = 148 s.
+    assert_eq!(
+        sent_requests(&h.advance(Duration::from_secs(147)), Method::Bye),
+        0
+    );
+    let short = in_dialog("UPDATE", &ok, "z9hG4bK-rn2", 3, "").replace(
+        "Content-Length: 0",
+        "Session-Expires: 30\nContent-Length: 0",
+    );
+    h.input(&short);
+    let r = h.sent();
+    assert_eq!(r[0].status(), 422);
+    assert_eq!(r[0].response().headers.get("Min-SE"), Some("90"));
+    assert!(sent_requests(&h.advance(Duration::from_secs(2)), Method::Bye) >= 1);
+}
