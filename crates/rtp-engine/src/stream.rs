@@ -71,6 +71,8 @@ pub struct MediaStream {
     last_audio: Option<(u16, u32)>,
     /// The last frame played (for concealment) and the frame handed out.
     frame: Vec<i16>,
+    /// Scratch for concealment: the frame before the loss.
+    prev_frame: Vec<i16>,
     lost_run: u32,
     dtmf_rx: rfc4733::Receiver,
     inband: Option<inband::Detector>,
@@ -148,6 +150,7 @@ impl MediaStream {
             frame_units,
             last_audio: None,
             frame: vec![0; samples_per_frame],
+            prev_frame: vec![0; samples_per_frame],
             lost_run: 0,
             dtmf_rx: rfc4733::Receiver::new(cfg.codec.clock_rate()),
             inband,
@@ -320,9 +323,10 @@ impl MediaStream {
                     self.frame.clear();
                     self.frame.extend_from_slice(pcm);
                 } else {
-                    let prev = std::mem::take(&mut self.frame);
-                    self.frame = vec![0; n];
-                    crate::jitter::conceal(&prev, &mut self.frame, self.lost_run);
+                    // Fade the last frame out from a copy kept in `prev_frame` (no allocation).
+                    std::mem::swap(&mut self.frame, &mut self.prev_frame);
+                    self.frame.resize(n, 0);
+                    crate::jitter::conceal(&self.prev_frame, &mut self.frame, self.lost_run);
                 }
                 true
             }

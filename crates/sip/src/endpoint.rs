@@ -349,6 +349,8 @@ struct TxnEntry {
     call: Option<CallHandle>,
     /// For a REFER we sent: the call being transferred.
     refer_of: Option<CallHandle>,
+    /// For a client transaction: its branch, the key of `client_index`.
+    branch: Option<String>,
 }
 
 /// The endpoint. See the module docs for the loop that drives it.
@@ -1218,6 +1220,9 @@ impl Endpoint {
         // Only a BYE's outcome ends the call; a refresh's failure is left to the session timer.
         let owner = (method == Method::Bye).then_some(call);
         let id = self.add_txn(txn, None, owner);
+        if let Some(e) = self.txns.get_mut(&id) {
+            e.branch = Some(branch.clone());
+        }
         self.client_index.insert(branch, id);
         self.transmits.push_back(Transmit { peer: dest, data });
         Some(id)
@@ -1331,6 +1336,7 @@ impl Endpoint {
                 key,
                 call,
                 refer_of: None,
+                branch: None,
             },
         );
         self.schedule(id);
@@ -1344,7 +1350,9 @@ impl Endpoint {
                     self.server_index.remove(&k);
                 }
             }
-            self.client_index.retain(|_, v| *v != id);
+            if let Some(b) = e.branch {
+                self.client_index.remove(&b);
+            }
         }
     }
 
