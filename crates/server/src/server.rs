@@ -463,7 +463,10 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        if self.calls.len() >= self.config.max_calls {
+        // A call counts until its dialog ends: once the BYE is answered the caller (and a proxy
+        // counting calls) sees the slot free, while the task may still be writing its recording.
+        let live = self.calls.values().filter(|c| c.ended.is_none()).count();
+        if live >= self.config.max_calls {
             tracing::warn!(call_id = %ic.call_id, max = self.config.max_calls, "call limit reached: 503");
             return reject(self, record, 503, &[("Retry-After", "5")]);
         }
