@@ -1,13 +1,16 @@
 //! Transfer after the answer: the `xfer` route answers, pauses and transfers to `sip:echo@<chorus>`, which
 //! Chorus does with a REFER in the dialog (RFC 3515). PJSUA2 accepts it (its default), places the new call
-//! to the echo route of the same server, and Chorus, seeing the REFER accepted, sends BYE on the first call.
-//! The call log then has the first call with end_reason "transferred" and the new call on route `echo`.
+//! to the echo route of the same server and reports it in NOTIFYs (RFC 3515 sipfrag); Chorus, told the new
+//! call was answered (`SIP/2.0 200 OK`), sends BYE on the first call. The call log then has the first call
+//! with end_reason "transferred" and the new call on route `echo`. When the new call fails instead (a target
+//! with no route: 404), the NOTIFY says so and the dialplan goes on: the caller hears the greeting.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{pjsua_call_args, Chorus, PjCall};
+use common::audio::{envelope_similarity, Audio};
+use common::{pjsua_call_args, repo_root, Chorus, PjCall};
 
 /// `tests/dialplans/transfer.yaml` with `{chorus}` set to the server's address.
 pub fn transfer_dialplan(sip: std::net::SocketAddr) -> String {
@@ -39,7 +42,7 @@ fn refer_moves_pjsua_to_the_echo_route() {
     assert!(result["error"].is_null(), "{result}");
     assert_eq!(
         result["remote_bye"], true,
-        "Chorus hangs up the first call once the REFER is accepted: {result}"
+        "Chorus hangs up the first call once the new call is answered: {result}"
     );
     let xfer = &result["transfer"];
     let target = format!("sip:echo@{}", chorus.sip_addr());
@@ -76,5 +79,68 @@ fn refer_moves_pjsua_to_the_echo_route() {
     assert_eq!(second["status"], 200, "{second}");
     assert_eq!(second["end_reason"], "caller_bye", "{second}");
     assert_ne!(first["call_id"], second["call_id"], "{log:#?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_transfer_whose_new_call_fails_goes_on_with_the_next_step() {
+    let chorus = Chorus::start_generated(transfer_dialplan);
+    let dir = common::scratch_dir("pjsua-xfer-fail");
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call_args(
+        chorus.sip_addr(),
+        &PjCall {
+            user: "xfer_fail",
+            play: None,
+            record: &heard,
+            seconds: 15.0,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+        &["--follow-transfer", "3"],
+    );
+    eprintln!("call.py: {result}");
+    assert_eq!(result["connected"], true, "{result}");
+    assert!(result["error"].is_null(), "{result}");
+    let xfer = &result["transfer"];
+    assert_eq!(xfer["created"], true, "PJSUA tried the new call: {result}");
+    assert_ne!(
+        xfer["connected"], true,
+        "the new call cannot connect: {result}"
+    );
+    assert_eq!(
+        result["remote_bye"], true,
+        "Chorus plays the greeting after the failed transfer, then hangs up: {result}"
+    );
+
+    // The greeting (prompts/hello.wav) follows the failed transfer on the first call.
+    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
+    let audio = Audio::read(&heard);
+    let speech = audio.loud_seconds(200.0);
+    assert!(
+        speech >= 2.0,
+        "only {speech:.2} s of speech heard: {result}"
+    );
+    let similarity = envelope_similarity(&prompt, &audio, 3.0);
+    assert!(
+        similarity > 0.7,
+        "what was heard does not follow the greeting (correlation {similarity:.2})"
+    );
+
+    let log = chorus.wait_call_log(2, Duration::from_secs(5));
+    let first = log
+        .iter()
+        .find(|l| l["route"] == "xfer_fail")
+        .unwrap_or_else(|| panic!("no xfer_fail line: {log:#?}"));
+    assert_eq!(
+        first["end_reason"], "server_bye",
+        "not transferred: {first}"
+    );
+    assert_eq!(first["status"], 200, "{first}");
+    let attempt = log
+        .iter()
+        .find(|l| l["to"].as_str().is_some_and(|t| t.contains("nobody")))
+        .unwrap_or_else(|| panic!("no line for the new call to nobody: {log:#?}"));
+    assert_eq!(attempt["status"], 404, "{attempt}");
     std::fs::remove_dir_all(dir).unwrap();
 }

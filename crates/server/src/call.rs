@@ -31,6 +31,9 @@ use crate::server::{CallReport, Command, Signal};
 const LATE_ANSWER_WAIT: Duration = Duration::from_secs(32);
 /// How long a transfer waits for the caller's answer to our REFER (timer F is 32 s).
 const TRANSFER_WAIT: Duration = Duration::from_secs(35);
+/// Once the caller accepted the REFER, how long after its last progress report (a NOTIFY) a transfer waits
+/// for the new call's final status: longer than a target usually rings.
+const TRANSFER_RING_WAIT: Duration = Duration::from_secs(120);
 /// Most audio the echo holds back; beyond it the oldest is dropped so delay cannot grow.
 const ECHO_MAX_BUFFER_MS: usize = 120;
 /// In a room, a member that has sent no RTP for this long leaves the room and is hung up.
@@ -142,8 +145,10 @@ struct RtpCall {
     dtmf: DtmfStream,
     /// Keys not yet consumed by the dialplan, oldest first.
     keys: VecDeque<char>,
-    /// The answer to a transfer in progress.
+    /// The outcome of a transfer in progress.
     transfer_result: Option<bool>,
+    /// Its latest progress (202 for an accepted REFER, then the new call's provisional statuses).
+    transfer_progress: Option<u16>,
     recordings_dir: PathBuf,
     /// Recordings made, relative to the recordings directory.
     recordings: Vec<String>,
@@ -185,6 +190,7 @@ impl RtpCall {
             dtmf: DtmfStream::new(),
             keys: VecDeque::new(),
             transfer_result: None,
+            transfer_progress: None,
             recordings_dir: s.recordings,
             recordings: Vec::new(),
             errors: Vec::new(),
@@ -253,6 +259,8 @@ impl RtpCall {
                         on_digit(&mut self.dtmf, &mut self.keys, ev);
                     } else if let Some(Signal::Transferred(ok)) = sig {
                         self.transfer_result = Some(ok);
+                    } else if let Some(Signal::TransferProgress(status)) = sig {
+                        self.transfer_progress = Some(status);
                     } else {
                         apply_signal(sig, stream, &mut self.held, &mut self.ended)?;
                     }
@@ -305,6 +313,7 @@ impl RtpCall {
                     Some(Signal::Confirmed(Some(n))) => self.negotiated = Some(n),
                     Some(Signal::Confirmed(None)) => {}
                     Some(Signal::Transferred(ok)) => self.transfer_result = Some(ok),
+                    Some(Signal::TransferProgress(status)) => self.transfer_progress = Some(status),
                     Some(Signal::Ended) | None => {
                         self.ended = true;
                         return Err(MediaError::HungUp);
@@ -333,7 +342,10 @@ fn apply_signal(
             stream.set_sending(!on);
             Ok(())
         }
-        Some(Signal::Confirmed(_)) | Some(Signal::Dtmf(_)) | Some(Signal::Transferred(_)) => Ok(()),
+        Some(Signal::Confirmed(_))
+        | Some(Signal::Dtmf(_))
+        | Some(Signal::Transferred(_))
+        | Some(Signal::TransferProgress(_)) => Ok(()),
         Some(Signal::Ended) | None => {
             *ended = true;
             Err(MediaError::HungUp)
@@ -680,9 +692,10 @@ impl CallMedia for RtpCall {
             return Ok(false);
         }
         self.transfer_result = None;
+        self.transfer_progress = None;
         self.command(Command::Transfer(self.handle, target.to_string(), redirect))
             .await?;
-        let deadline = Instant::now() + TRANSFER_WAIT;
+        let mut deadline = Instant::now() + TRANSFER_WAIT;
         loop {
             if let Some(ok) = self.transfer_result.take() {
                 if ok {
@@ -690,13 +703,18 @@ impl CallMedia for RtpCall {
                         // The 302 ended the call.
                         self.ended = true;
                     } else {
-                        // RFC 5589: the transferee took it; we leave the dialog.
+                        // RFC 5589 §6: the new call is up; we leave the dialog.
                         self.hangup().await;
                     }
                 }
                 return Ok(ok);
             }
+            if let Some(status) = self.transfer_progress.take() {
+                tracing::debug!(call_id = %self.call_id, status, "transfer in progress");
+                deadline = Instant::now() + TRANSFER_RING_WAIT;
+            }
             if Instant::now() >= deadline {
+                tracing::warn!(call_id = %self.call_id, %target, "transfer: no final status in time; the call goes on");
                 return Ok(false);
             }
             self.silent_tick().await?;

@@ -70,8 +70,11 @@ pub enum Signal {
     Hold(bool),
     /// A key press from SIP INFO.
     Dtmf(DtmfEvent),
-    /// The outcome of a transfer: true when the caller accepted (REFER) or was redirected (302).
+    /// The outcome of a transfer: true when the caller's new call was answered (the REFER's NOTIFY said
+    /// 2xx) or the caller was redirected (302); false when the REFER was refused or the new call failed.
     Transferred(bool),
+    /// A transfer is under way: the REFER was accepted, or a NOTIFY reported a provisional status.
+    TransferProgress(u16),
     /// The call is over.
     Ended,
 }
@@ -132,6 +135,9 @@ struct Call {
     ended: Option<Option<EndReason>>,
     /// The call task's report arrived.
     report_in: bool,
+    /// The caller accepted our REFER and its new call has no final status yet: if it hangs up on us now,
+    /// the call was transferred (RFC 5589 lets the transferee leave first).
+    transfer_pending: bool,
     /// When to write the line without the report (a task that died).
     report_deadline: Option<Instant>,
 }
@@ -402,10 +408,42 @@ impl Server {
             Event::ReferResult { call, accepted } => {
                 if let Some(entry) = self.calls.get_mut(&call) {
                     tracing::info!(call_id = %entry.record.call_id, accepted, "refer answered");
-                    if accepted {
-                        entry.ending = Some("transferred");
+                    entry.transfer_pending = accepted;
+                    let _ = entry.signals.send(if accepted {
+                        Signal::TransferProgress(202)
+                    } else {
+                        Signal::Transferred(false)
+                    });
+                }
+            }
+            Event::ReferProgress {
+                call,
+                status,
+                terminated,
+            } => {
+                let Some(entry) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                tracing::info!(call_id = %entry.record.call_id, ?status, terminated, "transfer progress");
+                match status {
+                    Some(s) if s >= 200 => {
+                        entry.transfer_pending = false;
+                        let ok = (200..300).contains(&s);
+                        if ok {
+                            entry.ending = Some("transferred");
+                        }
+                        let _ = entry.signals.send(Signal::Transferred(ok));
                     }
-                    let _ = entry.signals.send(Signal::Transferred(accepted));
+                    // The subscription ended with no final word on the new call: not a transfer we can
+                    // vouch for; the dialplan goes on.
+                    _ if terminated => {
+                        entry.transfer_pending = false;
+                        let _ = entry.signals.send(Signal::Transferred(false));
+                    }
+                    Some(s) => {
+                        let _ = entry.signals.send(Signal::TransferProgress(s));
+                    }
+                    None => {}
                 }
             }
             Event::Ended { call, reason } => {
@@ -413,6 +451,12 @@ impl Server {
                     return;
                 };
                 let _ = entry.signals.send(Signal::Ended);
+                if entry.transfer_pending
+                    && reason == EndReason::RemoteBye
+                    && entry.ending.is_none()
+                {
+                    entry.ending = Some("transferred");
+                }
                 entry.ended = Some(Some(reason));
                 if entry.report_in {
                     self.finish_call(call);
@@ -557,6 +601,7 @@ impl Server {
                 late_offer,
                 ending: None,
                 ended: None,
+                transfer_pending: false,
                 report_in: false,
                 report_deadline: None,
             },

@@ -143,12 +143,16 @@ pub enum Event {
         /// True when the peer accepted to make the new call.
         accepted: bool,
     },
-    /// A NOTIFY in the dialog (REFER progress, a `message/sipfrag` body), already answered 200.
-    Notify {
+    /// A NOTIFY of the implicit subscription our REFER created (RFC 3515 §2.4.4), already answered 200:
+    /// how the new call the peer placed is doing.
+    ReferProgress {
         /// The call.
         call: CallHandle,
-        /// Its body.
-        body: Vec<u8>,
+        /// The status line of its `message/sipfrag` body (100 trying, 180 ringing, 200 answered, 4xx-6xx
+        /// failed), when the body has one.
+        status: Option<u16>,
+        /// `Subscription-State: terminated`: no more NOTIFYs come for this REFER.
+        terminated: bool,
     },
     /// The call is over; the handle is no longer valid.
     Ended {
@@ -263,6 +267,8 @@ struct Call {
     session: Option<SessionTimer>,
     /// A transfer asked for before the ACK: the REFER goes once the dialog is confirmed.
     refer_after_ack: Option<String>,
+    /// Our REFER's implicit subscription is live: its NOTIFYs are taken (others get 481).
+    refer_subscribed: bool,
 }
 
 /// An RFC 4028 session timer of one call.
@@ -468,6 +474,9 @@ impl Endpoint {
             }
             if fired.timed_out {
                 if let Some(c) = self.txns.get(&id).and_then(|e| e.refer_of) {
+                    if let Some(call) = self.calls.get_mut(&c) {
+                        call.refer_subscribed = false;
+                    }
                     self.events.push_back(Event::ReferResult {
                         call: c,
                         accepted: false,
@@ -606,6 +615,7 @@ impl Endpoint {
             ("Refer-To", format!("<{target}>")),
             ("Referred-By", referred_by),
         ];
+        c.refer_subscribed = true;
         if let Some(id) = self.send_in_dialog(now, call, Method::Refer, &extra) {
             if let Some(e) = self.txns.get_mut(&id) {
                 e.refer_of = Some(call);
@@ -802,6 +812,7 @@ impl Endpoint {
             reinvite_ack: None,
             session,
             refer_after_ack: None,
+            refer_subscribed: false,
         };
         self.calls.insert(handle, call);
         self.dialogs
@@ -945,10 +956,31 @@ impl Endpoint {
                 self.respond(now, id, resp);
             }
             Method::Notify => {
+                // RFC 6665 §8.2.1: Event names the package; ours is REFER's implicit subscription only.
+                let package = req
+                    .headers
+                    .get("Event")
+                    .map(|e| e.split(';').next().unwrap_or_default().trim());
+                if !package.is_some_and(|p| p.eq_ignore_ascii_case("refer")) {
+                    return self.reply(now, id, &req, 489);
+                }
+                if !c.refer_subscribed {
+                    return self.reply(now, id, &req, 481);
+                }
+                let terminated = req.headers.get("Subscription-State").is_some_and(|s| {
+                    s.split(';')
+                        .next()
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("terminated"))
+                });
+                if terminated {
+                    c.refer_subscribed = false;
+                }
+                let status = sipfrag_status(&req.body);
                 self.reply(now, id, &req, 200);
-                self.events.push_back(Event::Notify {
+                self.events.push_back(Event::ReferProgress {
                     call,
-                    body: req.body,
+                    status,
+                    terminated,
                 });
             }
             Method::Info => {
@@ -1037,10 +1069,14 @@ impl Endpoint {
         let refer_of = e.refer_of;
         self.schedule(id);
         if let (true, Some(c)) = (first_final, refer_of) {
-            self.events.push_back(Event::ReferResult {
-                call: c,
-                accepted: (200..300).contains(&resp.status),
-            });
+            let accepted = (200..300).contains(&resp.status);
+            if !accepted {
+                if let Some(call) = self.calls.get_mut(&c) {
+                    call.refer_subscribed = false;
+                }
+            }
+            self.events
+                .push_back(Event::ReferResult { call: c, accepted });
         }
         if first_final {
             if let Some(call) = call {
@@ -1506,4 +1542,18 @@ fn salvage_400(data: &[u8], reason: &str, server: &str) -> Option<Vec<u8>> {
         format!("SIP/2.0 400 {reason}\r\n{out}Server: {server}\r\nContent-Length: 0\r\n\r\n")
             .into_bytes(),
     )
+}
+
+/// The status code of a `message/sipfrag` body (RFC 3420) that starts with a status line, as a REFER's
+/// NOTIFY carries (RFC 3515 §2.4.5): `SIP/2.0 180 Ringing`.
+fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let line = body.split(|&b| b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.trim();
+    let (version, rest) = line.split_once(' ')?;
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
+        return None;
+    }
+    let code = rest.trim_start().get(..3)?;
+    let status: u16 = code.parse().ok()?;
+    (100..700).contains(&status).then_some(status)
 }
