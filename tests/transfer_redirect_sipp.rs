@@ -35,6 +35,10 @@ fn redirect_before_answer_sends_302_with_contact() {
     assert_eq!(line["status"], 302, "{line}");
     assert_eq!(line["end_reason"], "transferred", "{line}");
     assert!(line["answered_at"].is_null(), "never answered: {line}");
+    let xfer = &line["transfer"];
+    assert_eq!(xfer["mode"], "redirect", "{line}");
+    assert_eq!(xfer["result"], "transferred", "{line}");
+    assert_eq!(xfer["status"], 302, "{line}");
 }
 
 #[test]

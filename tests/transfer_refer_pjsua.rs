@@ -70,6 +70,13 @@ fn refer_moves_pjsua_to_the_echo_route() {
         .find(|l| l["route"] == "xfer")
         .unwrap_or_else(|| panic!("no xfer line: {log:#?}"));
     assert_eq!(first["end_reason"], "transferred", "{first}");
+    assert_eq!(first["transfer"]["to"], target.as_str(), "{first}");
+    assert_eq!(first["transfer"]["mode"], "refer", "{first}");
+    assert_eq!(first["transfer"]["result"], "transferred", "{first}");
+    assert_eq!(
+        first["transfer"]["status"], 200,
+        "the NOTIFY's sipfrag: {first}"
+    );
     assert_eq!(first["status"], 200, "{first}");
     assert!(first["answered_at"].is_string(), "{first}");
     let second = log
@@ -135,6 +142,11 @@ fn a_transfer_whose_new_call_fails_goes_on_with_the_next_step() {
     assert_eq!(
         first["end_reason"], "server_bye",
         "not transferred: {first}"
+    );
+    assert_eq!(first["transfer"]["result"], "failed", "{first}");
+    assert_eq!(
+        first["transfer"]["status"], 404,
+        "the NOTIFY's sipfrag: {first}"
     );
     assert_eq!(first["status"], 200, "{first}");
     let attempt = log

@@ -43,6 +43,11 @@ fn refused(route: &str) {
     assert_eq!(line["status"], 200, "{line}");
     assert_eq!(line["end_reason"], "server_bye", "{line}");
     assert!(line["answered_at"].is_string(), "{line}");
+    let xfer = &line["transfer"];
+    assert_eq!(xfer["to"], "sip:desk@127.0.0.1", "{line}");
+    assert_eq!(xfer["mode"], "refer", "{line}");
+    assert_eq!(xfer["result"], "refused", "{line}");
+    assert_eq!(xfer["status"], 603, "{line}");
     assert!(
         chorus.log_text().contains("refer answered"),
         "the server saw the REFER's answer:\n{}",

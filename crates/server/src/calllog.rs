@@ -46,6 +46,26 @@ pub struct CallRecord {
     /// An extension of the ARCHITECTURE.md format.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// The call's last transfer attempt (absent when the dialplan did not transfer). An extension of the
+    /// ARCHITECTURE.md format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferRecord>,
+}
+
+/// The call log's `transfer` object.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TransferRecord {
+    /// The target URI.
+    pub to: String,
+    /// `redirect` (302 before the answer) or `refer` (REFER after it).
+    pub mode: &'static str,
+    /// `transferred` (redirected, or the new call was answered), `refused` (the caller said no to the
+    /// REFER, or never answered it), `failed` (the new call failed, or the subscription ended without its
+    /// outcome), or `pending` (no final word before the call ended).
+    pub result: &'static str,
+    /// The status behind the result: the REFER's error response, or the new call's final status from the
+    /// NOTIFY's sipfrag (302 for a redirect). Null when none came.
+    pub status: Option<u16>,
 }
 
 /// The call log's `rtp` object: what flowed, what was lost, how much it jittered (RFC 3550 A.3, A.8),

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::call::{self, CallSetup};
-use crate::calllog::{CallLog, CallRecord, RtpSummary};
+use crate::calllog::{CallLog, CallRecord, RtpSummary, TransferRecord};
 use crate::config::Config;
 use crate::rooms::Rooms;
 
@@ -405,10 +405,20 @@ impl Server {
                     None => tracing::debug!(?call, %content_type, "info without a digit ignored"),
                 }
             }
-            Event::ReferResult { call, accepted } => {
+            Event::ReferResult {
+                call,
+                accepted,
+                status,
+            } => {
                 if let Some(entry) = self.calls.get_mut(&call) {
-                    tracing::info!(call_id = %entry.record.call_id, accepted, "refer answered");
+                    tracing::info!(call_id = %entry.record.call_id, accepted, ?status, "refer answered");
                     entry.transfer_pending = accepted;
+                    if let Some(t) = entry.record.transfer.as_mut() {
+                        if !accepted {
+                            t.result = "refused";
+                            t.status = status;
+                        }
+                    }
                     let _ = entry.signals.send(if accepted {
                         Signal::TransferProgress(202)
                     } else {
@@ -432,12 +442,19 @@ impl Server {
                         if ok {
                             entry.ending = Some("transferred");
                         }
+                        if let Some(t) = entry.record.transfer.as_mut() {
+                            t.result = if ok { "transferred" } else { "failed" };
+                            t.status = Some(s);
+                        }
                         let _ = entry.signals.send(Signal::Transferred(ok));
                     }
                     // The subscription ended with no final word on the new call: not a transfer we can
                     // vouch for; the dialplan goes on.
                     _ if terminated => {
                         entry.transfer_pending = false;
+                        if let Some(t) = entry.record.transfer.as_mut() {
+                            t.result = "failed";
+                        }
                         let _ = entry.signals.send(Signal::Transferred(false));
                     }
                     Some(s) => {
@@ -456,6 +473,9 @@ impl Server {
                     && entry.ending.is_none()
                 {
                     entry.ending = Some("transferred");
+                    if let Some(t) = entry.record.transfer.as_mut() {
+                        t.result = "transferred";
+                    }
                 }
                 entry.ended = Some(Some(reason));
                 if entry.report_in {
@@ -485,6 +505,7 @@ impl Server {
             vars: Default::default(),
             rtp: None,
             errors: Vec::new(),
+            transfer: None,
         };
         let user = ic.request_uri.user().unwrap_or_default().to_string();
         let reject =
@@ -649,6 +670,12 @@ impl Server {
                 let Some(entry) = self.calls.get_mut(&h) else {
                     return;
                 };
+                entry.record.transfer = Some(TransferRecord {
+                    to: target.clone(),
+                    mode: if redirect { "redirect" } else { "refer" },
+                    result: if redirect { "transferred" } else { "pending" },
+                    status: redirect.then_some(302),
+                });
                 let ok = if redirect {
                     entry.ending = Some("transferred");
                     entry.record.status = Some(302);
@@ -660,6 +687,12 @@ impl Server {
                     self.endpoint.refer(now, h, &target).is_ok()
                 };
                 if let Some(entry) = self.calls.get_mut(&h) {
+                    if !ok {
+                        if let Some(t) = entry.record.transfer.as_mut() {
+                            t.result = "failed";
+                            t.status = None;
+                        }
+                    }
                     if redirect || !ok {
                         let _ = entry.signals.send(Signal::Transferred(ok));
                     }

@@ -142,6 +142,8 @@ pub enum Event {
         call: CallHandle,
         /// True when the peer accepted to make the new call.
         accepted: bool,
+        /// The peer's final status for the REFER (None when it never answered).
+        status: Option<u16>,
     },
     /// A NOTIFY of the implicit subscription our REFER created (RFC 3515 §2.4.4), already answered 200:
     /// how the new call the peer placed is doing.
@@ -480,6 +482,7 @@ impl Endpoint {
                     self.events.push_back(Event::ReferResult {
                         call: c,
                         accepted: false,
+                        status: None,
                     });
                 }
                 self.on_txn_timeout(now, id, kind, call);
@@ -1075,8 +1078,11 @@ impl Endpoint {
                     call.refer_subscribed = false;
                 }
             }
-            self.events
-                .push_back(Event::ReferResult { call: c, accepted });
+            self.events.push_back(Event::ReferResult {
+                call: c,
+                accepted,
+                status: Some(resp.status),
+            });
         }
         if first_final {
             if let Some(call) = call {
