@@ -83,13 +83,18 @@ pub fn sip_uri(addr: SocketAddr) -> String {
 impl Kamailio {
     /// Starts Kamailio relaying to `upstream` and waits until it answers its readiness probe.
     pub fn start(upstream: Upstream) -> Kamailio {
+        Kamailio::start_on(upstream, free_sip_port())
+    }
+
+    /// Like [`Kamailio::start`], listening on `port` (from [`free_sip_port`]): for a Chorus whose dialplan
+    /// must name the proxy (a transfer target through it) and so is written before the proxy starts.
+    pub fn start_on(upstream: Upstream, port: u16) -> Kamailio {
         let kamailio = program("kamailio");
         assert!(
             PathBuf::from(MODULES_DIR).join("dispatcher.so").is_file(),
             "kamailio modules are missing from {MODULES_DIR} (Debian package kamailio)"
         );
         let dir = scratch_dir("kamailio");
-        let port = free_sip_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let ctl = dir.join("kamailio_ctl");
         let ds_list = dir.join("dispatcher.list");

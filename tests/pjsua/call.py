@@ -16,7 +16,10 @@ With --follow-transfer SECONDS a REFER from the far end is accepted (PJSUA's def
 for is tracked, and the script stays up to SECONDS after the first call ended while that call runs; then it
 hangs the transferred call up (unless the far end did) and reports it under "transfer":
 
-    {"transfer": {"refer_to": "<sip:echo@...>", "created": true, "connected": true, "status": 200, ...}}
+    {"transfer": {"refer_to": "<sip:echo@...>", "refer_at": 1.02, "created": true, "connected": true,
+                  "status": 200, ...}}
+
+("refer_at" is when the REFER came, in seconds after the first call's media was up: the --record time base.)
 
 Everything runs on the main thread (callbacks are delivered from libHandleEvents), and the process always
 ends: a hard alarm prints a result with an "error" and exits.
@@ -128,6 +131,9 @@ class Call(pj.Call):
     def onCallTransferRequest(self, prm):
         xfer = RESULT.setdefault("transfer", {"refer_to": None, "created": False})
         xfer["refer_to"] = prm.dstUri
+        if self.media_at is not None:
+            # When the REFER came, in seconds after media was up (the --record file's time base).
+            xfer["refer_at"] = round(time.monotonic() - self.media_at, 3)
         if self.args.follow_transfer is None:
             # PJSUA's default: accept, and the new call runs unwatched.
             return
