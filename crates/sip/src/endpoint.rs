@@ -282,7 +282,8 @@ struct SessionTimer {
     we_refresh: bool,
     /// When we send the next refresh (UPDATE), if we refresh.
     refresh_at: Option<Instant>,
-    /// When we give up on the caller's refresh and send BYE.
+    /// When the session expires without a refresh and we send BYE: the caller's refresh, or, when we
+    /// refresh, a successful answer to ours.
     expires_at: Option<Instant>,
 }
 
@@ -291,8 +292,9 @@ impl SessionTimer {
     fn restart(&mut self, now: Instant) {
         let se = Duration::from_secs(u64::from(self.interval));
         if self.we_refresh {
+            // Half-way we refresh; should no refresh succeed, the session ends at its expiry.
             self.refresh_at = Some(now + se / 2);
-            self.expires_at = None;
+            self.expires_at = Some(now + se);
         } else {
             // §10: BYE slightly before expiry: the lesser of 32 s and a third of the interval.
             let margin = Duration::from_secs(32).min(se / 3);
@@ -336,6 +338,10 @@ fn session_request(headers: &Headers) -> Result<Option<SessionTimer>, u32> {
         .filter_map(|p| p.split_once('='))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
         .map(|(_, v)| v.trim().to_ascii_lowercase());
+    // We refresh with UPDATE (RFC 4028 §7.4 recommends it), so only a caller that takes UPDATE can be
+    // refreshed by us; no Allow at all does not mean nothing is allowed (RFC 3261 §20.5).
+    let allows = headers.get_all("Allow");
+    let takes_update = allows.is_empty() || allows.iter().any(|m| m.eq_ignore_ascii_case("UPDATE"));
     // §9: without a choice from the caller, a caller that supports timers refreshes; one that does not
     // cannot, so we do.
     let we_refresh = match refresher.as_deref() {
@@ -343,6 +349,11 @@ fn session_request(headers: &Headers) -> Result<Option<SessionTimer>, u32> {
         Some("uac") => false,
         _ => !supports_timer,
     };
+    if we_refresh && !takes_update {
+        // We could not keep the session alive and must not let it expire under the caller: no timer
+        // (the 2xx carries no Session-Expires, so the caller and proxies run none either).
+        return Ok(None);
+    }
     Ok(Some(SessionTimer {
         interval,
         we_refresh,
@@ -357,6 +368,8 @@ struct TxnEntry {
     call: Option<CallHandle>,
     /// For a REFER we sent: the call being transferred.
     refer_of: Option<CallHandle>,
+    /// For a session refresh (UPDATE) we sent: its call.
+    refresh_of: Option<CallHandle>,
     /// For a client transaction: its branch, the key of `client_index`.
     branch: Option<String>,
 }
@@ -475,6 +488,9 @@ impl Endpoint {
                 self.transmits.push_back(Transmit { peer, data });
             }
             if fired.timed_out {
+                if let Some(c) = self.txns.get(&id).and_then(|e| e.refresh_of) {
+                    self.on_refresh_result(now, c, None);
+                }
                 if let Some(c) = self.txns.get(&id).and_then(|e| e.refer_of) {
                     if let Some(call) = self.calls.get_mut(&c) {
                         call.refer_subscribed = false;
@@ -1070,7 +1086,11 @@ impl Endpoint {
         let first_final = e.txn.on_response(now, resp.status);
         let call = e.call;
         let refer_of = e.refer_of;
+        let refresh_of = e.refresh_of;
         self.schedule(id);
+        if let (true, Some(c)) = (first_final, refresh_of) {
+            self.on_refresh_result(now, c, Some(resp.status));
+        }
         if let (true, Some(c)) = (first_final, refer_of) {
             let accepted = (200..300).contains(&resp.status);
             if !accepted {
@@ -1160,11 +1180,17 @@ impl Endpoint {
             return;
         }
         if timer.refresh_at.is_some_and(|at| at <= now) {
-            timer.restart(now);
+            // The session is refreshed when the answer comes (`on_refresh_result`); until then the
+            // expiry stands.
+            timer.refresh_at = None;
             if let Some(at) = timer.next() {
                 self.call_timers.push(Reverse((at, call)));
             }
-            self.send_in_dialog(now, call, Method::Update, &[]);
+            if let Some(id) = self.send_in_dialog(now, call, Method::Update, &[]) {
+                if let Some(e) = self.txns.get_mut(&id) {
+                    e.refresh_of = Some(call);
+                }
+            }
             return;
         }
         // A stale entry: the timer moved; make sure its real deadline is queued.
@@ -1172,6 +1198,40 @@ impl Endpoint {
             if at > now {
                 self.call_timers.push(Reverse((at, call)));
             }
+        }
+    }
+
+    /// The answer to our session refresh (None: the transaction timed out).
+    fn on_refresh_result(&mut self, now: Instant, call: CallHandle, status: Option<u16>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.state != CallState::Confirmed {
+            return;
+        }
+        let Some(timer) = c.session.as_mut() else {
+            return;
+        };
+        match status {
+            Some(200..=299) => timer.restart(now),
+            // §10: a refresh that times out or gets 408 or 481 ends the session at once.
+            None | Some(408) | Some(481) => {
+                tracing::info!(call_id = %c.call_id, ?status, "session refresh failed: ending the call");
+                self.send_bye(now, call);
+                self.end_call(call, EndReason::SessionExpired);
+                return;
+            }
+            // Refused otherwise (491 glare, 500...): try again half-way to the expiry, which stands.
+            Some(s) => {
+                tracing::info!(call_id = %c.call_id, status = s, "session refresh refused; trying again");
+                timer.refresh_at = timer
+                    .expires_at
+                    .map(|at| now + at.saturating_duration_since(now) / 2)
+                    .filter(|at| *at > now + Duration::from_secs(1));
+            }
+        }
+        if let Some(at) = timer.next() {
+            self.call_timers.push(Reverse((at, call)));
         }
     }
 
@@ -1378,6 +1438,7 @@ impl Endpoint {
                 key,
                 call,
                 refer_of: None,
+                refresh_of: None,
                 branch: None,
             },
         );

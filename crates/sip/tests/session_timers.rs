@@ -188,3 +188,102 @@ fn a_refresh_can_change_the_interval_and_too_short_a_one_gets_422() {
     assert_eq!(r[0].response().headers.get("Min-SE"), Some("90"));
     assert!(sent_requests(&h.advance(Duration::from_secs(2)), Method::Bye) >= 1);
 }
+
+/// The UPDATE we sent as refresher, from what `advance` sent.
+fn update_in(sent: &[Sent]) -> Option<chorus_sip::Request> {
+    sent.iter().find_map(|s| match &s.msg {
+        Message::Request(r) if r.method == Method::Update => Some(r.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn as_refresher_a_refresh_answered_481_or_408_ends_the_call() {
+    for status in [481, 408] {
+        let mut h = Harness::new();
+        answered_call(&mut h, "Session-Expires: 90;refresher=uas\n");
+        let sent = h.advance(Duration::from_secs(46));
+        let update = update_in(&sent).expect("UPDATE at 45 s");
+        h.input(&answer_request(&update, status));
+        let sent = h.sent();
+        assert_eq!(
+            sent_requests(&sent, Method::Bye),
+            1,
+            "§10: BYE after {status}"
+        );
+        assert!(
+            matches!(
+                h.events().as_slice(),
+                [Event::Ended {
+                    reason: EndReason::SessionExpired,
+                    ..
+                }]
+            ),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn as_refresher_an_unanswered_refresh_ends_the_call() {
+    let mut h = Harness::new();
+    answered_call(&mut h, "Session-Expires: 90;refresher=uas\n");
+    // UPDATE at 45 s, retransmitted, given up at 45 + 32 s (timer F): then BYE.
+    let sent = h.advance(Duration::from_secs(76));
+    assert!(update_in(&sent).is_some());
+    assert_eq!(sent_requests(&sent, Method::Bye), 0);
+    let sent = h.advance(Duration::from_secs(3));
+    assert!(
+        sent_requests(&sent, Method::Bye) >= 1,
+        "BYE (and its retransmissions)"
+    );
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::Ended {
+            reason: EndReason::SessionExpired,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn as_refresher_a_refused_refresh_is_tried_again_before_expiry() {
+    let mut h = Harness::new();
+    answered_call(&mut h, "Session-Expires: 90;refresher=uas\n");
+    let sent = h.advance(Duration::from_secs(46));
+    let update = update_in(&sent).expect("UPDATE at 45 s");
+    // Refused (500): the session still expires at 90 s; another try half-way there (67.5 s).
+    h.input(&answer_request(&update, 500));
+    assert_eq!(sent_requests(&h.sent(), Method::Bye), 0);
+    let sent = h.advance(Duration::from_secs(24));
+    assert_eq!(sent_requests(&sent, Method::Bye), 0);
+    let retry = update_in(&sent).expect("a second UPDATE before the expiry");
+    h.input(&answer_request(&retry, 200));
+    // That one succeeded: the session runs another interval, next refresh 45 s later.
+    let sent = h.advance(Duration::from_secs(40));
+    assert_eq!(sent_requests(&sent, Method::Bye), 0);
+    assert_eq!(h.ep.call_count(), 1);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_caller_without_update_refreshes_itself_or_runs_no_timer() {
+    // It supports timers: it refreshes, whatever our UPDATE support.
+    let mut h = Harness::new();
+    let ok = answered_call(
+        &mut h,
+        "Session-Expires: 90\nSupported: timer\nAllow: INVITE, ACK, BYE, CANCEL\n",
+    );
+    assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uac"));
+    // It does not: we would have to refresh with UPDATE, which it does not take: no timer at all.
+    let mut h = Harness::new();
+    let ok = answered_call(
+        &mut h,
+        "Session-Expires: 90\nAllow: INVITE, ACK, BYE, CANCEL\n",
+    );
+    assert_eq!(ok.headers.get("Session-Expires"), None);
+    let sent = h.advance(Duration::from_secs(200));
+    assert_eq!(sent_requests(&sent, Method::Update), 0);
+    assert_eq!(sent_requests(&sent, Method::Bye), 0);
+    assert_eq!(h.ep.call_count(), 1);
+}
