@@ -6,7 +6,9 @@
 //!   `Session-Expires` again;
 //! - a caller that never refreshes gets BYE at 90 - min(32, 90/3) = 60 s and the call log says
 //!   session_expired; with `refresher=uas` Chorus sends UPDATE half-way (45 s); a five-minute call kept up
-//!   by refreshes. These take one to five minutes each and run in parallel in this one test binary.
+//!   by refreshes; our refresh answered 481 ends the call with BYE at once. These take one to five minutes each and run in parallel in this one test binary.
+//!
+//! These SIPp callers send no RTP (they test signalling only), so the RTP timeout is off here.
 
 mod common;
 
@@ -16,9 +18,14 @@ use common::{sipp, Chorus, Transport};
 
 const DIALPLAN: &str = "tests/dialplans/test.yaml";
 
+/// Chorus on the test dialplan without the RTP timeout.
+fn chorus() -> Chorus {
+    Chorus::start_with_config(DIALPLAN, Some("rtp_timeout: 0\n"))
+}
+
 #[test]
 fn too_short_session_expires_gets_422_with_min_se() {
-    let chorus = Chorus::start(DIALPLAN);
+    let chorus = chorus();
     let run = sipp(
         "uac_session_422.xml",
         chorus.sip_addr(),
@@ -39,7 +46,7 @@ fn too_short_session_expires_gets_422_with_min_se() {
 
 #[test]
 fn caller_refreshes_by_update_and_reinvite() {
-    let chorus = Chorus::start(DIALPLAN);
+    let chorus = chorus();
     let run = sipp(
         "uac_session_refresh.xml",
         chorus.sip_addr(),
@@ -58,7 +65,7 @@ fn caller_refreshes_by_update_and_reinvite() {
 
 #[test]
 fn caller_refreshes_over_tcp() {
-    let chorus = Chorus::start(DIALPLAN);
+    let chorus = chorus();
     let run = sipp(
         "uac_session_refresh.xml",
         chorus.sip_addr(),
@@ -75,7 +82,7 @@ fn caller_refreshes_over_tcp() {
 
 #[test]
 fn no_refresh_from_the_caller_ends_the_call() {
-    let chorus = Chorus::start(DIALPLAN);
+    let chorus = chorus();
     let started = Instant::now();
     let run = sipp(
         "uac_session_expire.xml",
@@ -100,7 +107,7 @@ fn no_refresh_from_the_caller_ends_the_call() {
 
 #[test]
 fn chorus_refreshes_with_update_when_refresher_is_uas() {
-    let chorus = Chorus::start(DIALPLAN);
+    let chorus = chorus();
     let started = Instant::now();
     let run = sipp(
         "uac_session_uas_refresh.xml",
@@ -121,12 +128,36 @@ fn chorus_refreshes_with_update_when_refresher_is_uas() {
     assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
 }
 
+/// RFC 4028 §10: our own refresh answered 481 ends the session with BYE at once.
+#[test]
+fn chorus_ends_the_call_when_its_refresh_gets_481() {
+    let chorus = chorus();
+    let started = Instant::now();
+    let run = sipp(
+        "uac_session_uas_481.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(75),
+    );
+    let took = started.elapsed();
+    run.assert_success("UPDATE at 45 s answered 481, then BYE from Chorus");
+    assert!(
+        took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
+        "BYE expected right after the 481 to the 45 s UPDATE, SIPp ran {took:?}"
+    );
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log[0]["end_reason"], "session_expired", "{}", log[0]);
+}
+
 /// Issue 6: a five-minute call end to end, kept up by the caller's UPDATE refreshes every 43 s under a
 /// 90 s session interval (Chorus would send BYE 60 s after a missed refresh). The longest test of the
 /// suite, by design.
 #[test]
 fn five_minute_call_survives_on_refreshes() {
-    let chorus = Chorus::start(DIALPLAN);
+    let chorus = chorus();
     let run = sipp(
         "uac_session_5min.xml",
         chorus.sip_addr(),

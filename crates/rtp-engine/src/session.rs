@@ -125,6 +125,7 @@ pub struct RtpSession {
     latched: Option<SocketAddr>,
     remote_ssrc: Option<u32>,
     last_received: Option<Instant>,
+    last_heard: Option<Instant>,
     /// Decoded audio of the last packet (reused, so receiving does not allocate).
     pcm: Vec<i16>,
     /// Our direction's codec state.
@@ -160,6 +161,7 @@ impl RtpSession {
             latched: None,
             remote_ssrc: None,
             last_received: None,
+            last_heard: None,
             pcm: Vec::with_capacity(cfg.codec.samples_per_frame(cfg.ptime_ms.max(20)) * 2),
             encoder: cfg.codec.encoder(),
             decoder: cfg.codec.decoder(),
@@ -190,6 +192,12 @@ impl RtpSession {
     /// When the last valid packet from the peer arrived.
     pub fn last_received(&self) -> Option<Instant> {
         self.last_received
+    }
+
+    /// When the last RTP packet of any payload type came from the peer (before latching: from anyone):
+    /// comfort noise (PT 13) from a phone doing silence suppression still shows the caller is there.
+    pub fn last_heard(&self) -> Option<Instant> {
+        self.last_heard
     }
 
     /// The counters so far.
@@ -266,6 +274,9 @@ impl RtpSession {
         data: &'d [u8],
     ) -> Option<ReceivedRaw<'d>> {
         let (header, payload) = self.parse(data)?;
+        if self.latched.is_none_or(|peer| peer == from) {
+            self.last_heard = Some(now);
+        }
         let pt = header.payload_type;
         let is_event = self.cfg.telephone_event_pt == Some(pt);
         if pt != self.cfg.payload_type && !is_event {

@@ -227,3 +227,30 @@ fn truncated_two_byte_extension_element_does_not_panic() {
         .handle_datagram(Instant::now(), addr("198.51.100.7:31000"), &data)
         .is_none());
 }
+
+/// Liveness for the RTP timeout: comfort noise (PT 13) from the peer is not audio we play, but it shows
+/// the caller is there; a foreign source after latching does not.
+#[test]
+fn comfort_noise_from_the_peer_counts_as_heard_not_as_received() {
+    let mut s = RtpSession::new(config(None));
+    let peer = addr("198.51.100.7:31000");
+    let t0 = Instant::now();
+    assert!(s.handle_datagram(t0, peer, &pcmu(1, 42)).is_some());
+    assert_eq!(s.last_heard(), Some(t0));
+    let t1 = t0 + std::time::Duration::from_secs(5);
+    assert!(s
+        .handle_datagram(t1, peer, &packet(13, 2, 160, 42, false, &[40]))
+        .is_none());
+    assert_eq!(s.stats().dropped_payload_type, 1);
+    assert_eq!(s.last_received(), Some(t0), "CN is not audio");
+    assert_eq!(s.last_heard(), Some(t1), "but the peer is alive");
+    let t2 = t1 + std::time::Duration::from_secs(5);
+    assert!(s
+        .handle_datagram(t2, addr("203.0.113.9:5004"), &pcmu(3, 666))
+        .is_none());
+    assert_eq!(
+        s.last_heard(),
+        Some(t1),
+        "a stranger says nothing of the peer"
+    );
+}

@@ -36,8 +36,6 @@ const TRANSFER_WAIT: Duration = Duration::from_secs(35);
 const TRANSFER_RING_WAIT: Duration = Duration::from_secs(120);
 /// Most audio the echo holds back; beyond it the oldest is dropped so delay cannot grow.
 const ECHO_MAX_BUFFER_MS: usize = 120;
-/// In a room, a member that has sent no RTP for this long leaves the room and is hung up.
-const RTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Feedback to a member for mute on and off: a low and a high beep.
 const MUTE_ON_TONE: (f32, u32) = (400.0, 200);
 const MUTE_OFF_TONE: (f32, u32) = (800.0, 200);
@@ -72,6 +70,8 @@ pub struct CallSetup {
     pub vars: Vars,
     /// Where recordings go.
     pub recordings: PathBuf,
+    /// Hang up after this long without RTP (not while on hold).
+    pub rtp_timeout: Option<Duration>,
     /// Caller and callee, for recording sidecars.
     pub from: String,
     /// The callee as addressed.
@@ -137,6 +137,10 @@ struct RtpCall {
     answered: bool,
     ended: bool,
     held: bool,
+    /// Hang up after this long without RTP (not while on hold).
+    rtp_timeout: Option<Duration>,
+    /// Since when RTP silence counts: the media start, or the end of the last hold.
+    rtp_since: std::time::Instant,
     /// Received audio not yet echoed.
     rx: VecDeque<i16>,
     /// The frame being sent (reused).
@@ -185,6 +189,8 @@ impl RtpCall {
             answered: false,
             ended: false,
             held: false,
+            rtp_timeout: s.rtp_timeout,
+            rtp_since: std::time::Instant::now(),
             rx: VecDeque::new(),
             frame: Vec::new(),
             dtmf: DtmfStream::new(),
@@ -232,6 +238,7 @@ impl RtpCall {
         self.held |= held;
         self.frame = vec![0; stream.samples_per_frame()];
         self.stream = Some(stream);
+        self.rtp_since = std::time::Instant::now();
         Ok(())
     }
 
@@ -266,7 +273,7 @@ impl RtpCall {
                     }
                 }
                 ev = stream.next() => match ev {
-                    Ok(MediaEvent::Tick) => return Ok(()),
+                    Ok(MediaEvent::Tick) => break,
                     Ok(MediaEvent::Audio(pcm)) => {
                         if capture {
                             self.rx.extend(pcm.iter().copied());
@@ -279,6 +286,35 @@ impl RtpCall {
                 }
             }
         }
+        self.check_rtp_timeout().await
+    }
+
+    /// Ends the call when no RTP has come for `rtp_timeout`: a caller gone without a BYE (a crashed phone,
+    /// a lost BYE) must not hold a call, a port and a room seat forever. Time on hold does not count.
+    async fn check_rtp_timeout(&mut self) -> Result<(), MediaError> {
+        let Some(limit) = self.rtp_timeout else {
+            return Ok(());
+        };
+        let now = std::time::Instant::now();
+        if self.held {
+            self.rtp_since = now;
+            return Ok(());
+        }
+        let since = self.rtp_since;
+        let last = self
+            .stream
+            .as_ref()
+            .and_then(|s| s.session().last_heard())
+            .map_or(since, |t| t.max(since));
+        if now.duration_since(last) < limit {
+            return Ok(());
+        }
+        tracing::warn!(call_id = %self.call_id, secs = limit.as_secs(), "no RTP; hanging up");
+        if !self.ended {
+            let _ = self.commands.send(Command::RtpTimeout(self.handle)).await;
+            self.ended = true;
+        }
+        Err(MediaError::HungUp)
     }
 
     async fn send_frame(&mut self) -> Result<(), MediaError> {
@@ -601,8 +637,6 @@ impl CallMedia for RtpCall {
             None => None,
         };
         let mut hold_pos = 0;
-        // RTP inactivity counts from the join, and not while the call is on hold.
-        let mut since = std::time::Instant::now();
         self.rx.clear();
         loop {
             while let Some(k) = self.keys.pop_front() {
@@ -632,21 +666,8 @@ impl CallMedia for RtpCall {
                 return Ok(RoomExit::Ended);
             }
             // Leaving on any error: `member` drops on return and the room notices.
+            // Also where a member that sends no RTP for `rtp_timeout` leaves (and is hung up).
             self.tick(true).await?;
-            let last_rtp = self
-                .stream
-                .as_ref()
-                .and_then(|s| s.session().last_received())
-                .map_or(since, |t| t.max(since));
-            if self.held {
-                since = std::time::Instant::now();
-            }
-            if last_rtp.elapsed() >= RTP_TIMEOUT {
-                tracing::warn!(call_id = %self.call_id, %room, secs = RTP_TIMEOUT.as_secs(), "no RTP in the room; hanging up");
-                drop(member);
-                self.hangup().await;
-                return Err(MediaError::HungUp);
-            }
             // What the caller said: one frame per tick, at most two frames behind.
             let excess = self.rx.len().saturating_sub(2 * n);
             self.rx.drain(..excess);

@@ -26,6 +26,9 @@ pub struct Config {
     pub max_calls: usize,
     /// Codecs in preference order (SDP names): the answer picks the first one the offer has.
     pub codecs: Vec<String>,
+    /// An answered call from which no RTP has come for this long (and that is not on hold) is hung up;
+    /// None: never.
+    pub rtp_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             max_calls: 1000,
             // Wideband first when the peer has it; Opus and L16 only when configured.
             codecs: vec!["G722".into(), "PCMU".into(), "PCMA".into()],
+            rtp_timeout: Some(std::time::Duration::from_secs(30)),
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct FileConfig {
     pub max_calls: Option<usize>,
     /// `codecs: [G722, PCMU, PCMA]`
     pub codecs: Option<Vec<String>>,
+    /// `rtp_timeout: 30` (seconds; 0 turns it off)
+    pub rtp_timeout: Option<u64>,
 }
 
 /// Flags given on the command line (all optional).
@@ -99,6 +105,10 @@ pub struct Flags {
     /// Most concurrent calls; beyond it new calls get 503 [default: 1000]
     #[arg(long, value_name = "N")]
     pub max_calls: Option<usize>,
+    /// Hang up an answered call after this many seconds without RTP (not while on hold); 0: never
+    /// [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub rtp_timeout: Option<u64>,
 }
 
 /// A configuration problem, reported before anything starts.
@@ -196,6 +206,9 @@ impl Config {
             }
             c.codecs = codecs;
         }
+        if let Some(secs) = flags.rtp_timeout.or(file.rtp_timeout) {
+            c.rtp_timeout = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+        }
         Ok(c)
     }
 }
@@ -233,6 +246,7 @@ mod tests {
         assert_eq!(c.prompts, PathBuf::from("prompts"));
         assert_eq!(c.recordings, PathBuf::from("recordings"));
         assert_eq!(c.call_log, PathBuf::from("recordings/calls.jsonl"));
+        assert_eq!(c.rtp_timeout, Some(std::time::Duration::from_secs(30)));
     }
 
     #[test]
@@ -242,7 +256,7 @@ mod tests {
         let file = dir.join("c.yaml");
         std::fs::write(
             &file,
-            "sip: 127.0.0.1:5070\nrtp_ports: 30000-30099\nrecordings: /tmp/r\nmax_calls: 7\n",
+            "sip: 127.0.0.1:5070\nrtp_ports: 30000-30099\nrecordings: /tmp/r\nmax_calls: 7\nrtp_timeout: 0\n",
         )
         .unwrap();
         let flags = Flags {
@@ -255,6 +269,13 @@ mod tests {
         assert_eq!(c.rtp_ports, (30000, 30099));
         assert_eq!(c.call_log, PathBuf::from("/tmp/r/calls.jsonl"));
         assert_eq!(c.max_calls, 7);
+        assert_eq!(c.rtp_timeout, None, "0 turns it off");
+        let c = Config::resolve(&Flags {
+            rtp_timeout: Some(5),
+            ..flags.clone()
+        })
+        .unwrap();
+        assert_eq!(c.rtp_timeout, Some(std::time::Duration::from_secs(5)));
         std::fs::write(&file, "sip: 127.0.0.1:5070\nsipp: x\n").unwrap();
         let err = Config::resolve(&flags).unwrap_err().to_string();
         assert!(err.contains("c.yaml:2:"), "{err}");

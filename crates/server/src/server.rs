@@ -42,6 +42,8 @@ pub enum Command {
     Done(CallHandle, Box<CallReport>),
     /// Send the caller elsewhere: 302 with this Contact before the answer (true), REFER after (false).
     Transfer(CallHandle, String, bool),
+    /// No RTP has come for `rtp_timeout`: end the call (`end_reason: "rtp_timeout"`).
+    RtpTimeout(CallHandle),
 }
 
 /// What a call task reports when it ends.
@@ -593,6 +595,7 @@ impl Server {
             initial_timestamp: self.rng.gen(),
             vars: route_vars,
             recordings: self.config.recordings.clone(),
+            rtp_timeout: self.config.rtp_timeout,
             from: record.from.clone(),
             to: record.to.clone(),
             rooms: self.rooms.clone(),
@@ -707,6 +710,14 @@ impl Server {
                 }
                 entry.record.status = Some(status);
                 let _ = self.endpoint.reject(now, h, status, &[]);
+            }
+            Command::RtpTimeout(h) => {
+                if let Some(entry) = self.calls.get_mut(&h) {
+                    entry.ending.get_or_insert("rtp_timeout");
+                    if let Err(e) = self.endpoint.hangup(now, h) {
+                        tracing::debug!(error = %e, "hangup after rtp timeout");
+                    }
+                }
             }
             Command::Hangup(h) | Command::HangupWith(h, _) => {
                 let Some(entry) = self.calls.get_mut(&h) else {
