@@ -50,8 +50,9 @@ command -v sipp >/dev/null || { echo "needs sipp (apt-get install sip-tester)" >
 cargo build --release -p chorus --bin chorus >&2
 ulimit -n 65536 || true
 
+# --rtp-timeout 0: the listen-only calls of `play` send no RTP for ~36 s (the default hangs up after 30 s).
 target/release/chorus serve --sip 127.0.0.1:$port --dialplan benches/dialplans/bench.yaml \
-  --recordings "$work/rec" --rtp-ports 20000-29999 --max-calls 5000 2>"$work/chorus.log" &
+  --recordings "$work/rec" --rtp-ports 20000-29999 --max-calls 5000 --rtp-timeout 0 2>"$work/chorus.log" &
 pid=$!
 for _ in $(seq 50); do grep -q "listening" "$work/chorus.log" 2>/dev/null && break; sleep 0.1; done
 ticks=$(getconf CLK_TCK)
