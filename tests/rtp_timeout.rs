@@ -147,3 +147,82 @@ fn a_call_on_hold_is_not_timed_out_and_the_clock_restarts_on_resume() {
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
     assert_eq!(log[0]["end_reason"], "rtp_timeout", "{}", log[0]);
 }
+
+/// Issue 5, scope 6: a room member whose RTP never comes leaves the room and is hung up, while a member
+/// that talks stays; the silent one's call-log line still lists the room recording.
+#[test]
+fn a_silent_conference_member_leaves_and_the_room_goes_on() {
+    let chorus = Chorus::start_with_config("tests/dialplans/conference.yaml", Some(CONFIG));
+    let server = chorus.sip_addr();
+    let (talker_sip, silent_sip) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let (talker_rtp, silent_rtp) = (
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    );
+    let (talker, ok) = establish(
+        &talker_sip,
+        server,
+        "conf-31",
+        "rtp-talker",
+        talker_rtp.local_addr().unwrap().port(),
+    );
+    let media = common::sip::sdp_media(&ok.body).expect("media address in the 200");
+    let (_silent, _) = establish(
+        &silent_sip,
+        server,
+        "conf-31",
+        "rtp-silent",
+        silent_rtp.local_addr().unwrap().port(),
+    );
+    let joined = Instant::now();
+    // The talker talks for 5 s; meanwhile the silent member gets its BYE.
+    let heard = std::thread::scope(|s| {
+        let t = s.spawn(|| {
+            common::rtp::exchange_tone(&talker_rtp, media, 440.0, 5.0, Duration::from_millis(100))
+        });
+        let (bye, from) = loop {
+            let (msg, from) = recv(&silent_sip, Duration::from_secs(6))
+                .unwrap_or_else(|| panic!("no BYE for the silent member:\n{}", chorus.log_text()));
+            if msg.method() == Some("BYE") {
+                break (msg, from);
+            }
+        };
+        let after = joined.elapsed();
+        silent_sip
+            .send_to(
+                common::sip::response_to(&bye, 200, "OK", None).as_bytes(),
+                from,
+            )
+            .unwrap();
+        assert!(
+            after >= Duration::from_millis(1900) && after < Duration::from_secs(5),
+            "silent member's BYE after {after:?}, not about 2 s"
+        );
+        t.join().unwrap()
+    });
+    assert!(!heard.is_empty(), "the talker still gets the room's audio");
+    // The talker's call is still up: it hangs up itself.
+    talker_sip.send_to(talker.bye().as_bytes(), server).unwrap();
+    let ok = final_response(&talker_sip, "BYE", Duration::from_secs(5));
+    assert_eq!(ok.status(), Some(200), "the talker's BYE: {ok:?}");
+
+    let log = chorus.wait_call_log(2, Duration::from_secs(5));
+    let line = |id: &str| {
+        log.iter()
+            .find(|l| l["call_id"].as_str().is_some_and(|c| c.starts_with(id)))
+            .unwrap_or_else(|| panic!("no line for {id}: {log:#?}"))
+    };
+    let silent = line("rtp-silent");
+    assert_eq!(silent["end_reason"], "rtp_timeout", "{silent}");
+    assert!(
+        silent["recordings"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "the room recording is listed: {silent}"
+    );
+    let talker = line("rtp-talker");
+    assert_eq!(talker["end_reason"], "caller_bye", "{talker}");
+}
