@@ -458,7 +458,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
     }
 
     fn local_now(&self) -> LocalTime {
-        LocalTime::at(self.media.now(), self.route.shared.utc_offset_minutes)
+        self.route.shared.clock.local(self.media.now())
     }
 
     fn expand(&self, t: &crate::model::Template) -> String {

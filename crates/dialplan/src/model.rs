@@ -51,8 +51,8 @@ pub struct Dialplan {
 pub struct Shared {
     /// Menus by name.
     pub menus: BTreeMap<String, Menu>,
-    /// Offset of local time from UTC, in minutes, for `time` conditions and the `date`/`time` variables.
-    pub utc_offset_minutes: i32,
+    /// The clock of `time` conditions and the `date`/`time` variables: `timezone` or `utc_offset`.
+    pub clock: crate::time::Clock,
 }
 
 /// One route: a pattern on the Request-URI user and the steps a matching call runs.
@@ -1456,7 +1456,11 @@ impl Dialplan {
             menu_refs: Vec::new(),
             in_menu: None,
         };
-        let Some(top) = c.fields(&root, "the dialplan", &["routes", "menus", "utc_offset"]) else {
+        let Some(top) = c.fields(
+            &root,
+            "the dialplan",
+            &["routes", "menus", "utc_offset", "timezone"],
+        ) else {
             return Err(c.errors.into_inner());
         };
         let utc_offset_minutes = match top.get("utc_offset") {
@@ -1472,6 +1476,20 @@ impl Dialplan {
                 .unwrap_or(0),
             None => 0,
         };
+        let mut clock = crate::time::Clock::Offset(utc_offset_minutes);
+        if let Some(n) = top.get("timezone") {
+            if top.get("utc_offset").is_some() {
+                c.err(
+                    &n.referenced,
+                    "give either 'timezone' or 'utc_offset', not both",
+                );
+            } else if let Some(name) = c.string(n, "timezone") {
+                match crate::time::Clock::zone(&name) {
+                    Ok(zone) => clock = zone,
+                    Err(m) => c.err(&n.referenced, m),
+                }
+            }
+        }
         let mut menus = BTreeMap::new();
         let mut menu_at: HashMap<String, Location> = HashMap::new();
         if let Some(m) = top.get("menus") {
@@ -1510,10 +1528,7 @@ impl Dialplan {
             errors.dedup();
             return Err(errors);
         }
-        let shared = Arc::new(Shared {
-            menus,
-            utc_offset_minutes,
-        });
+        let shared = Arc::new(Shared { menus, clock });
         let routes = routes
             .into_iter()
             .map(|(name, pattern, steps)| Route {

@@ -1,7 +1,51 @@
-//! Wall-clock time for dialplans: business-hours windows (`Mon-Fri 09:00-17:00`), fixed UTC offsets and the
-//! civil date of a `SystemTime`, without a timezone database.
+//! Wall-clock time for dialplans: business-hours windows (`Mon-Fri 09:00-17:00`) and the civil date of a
+//! `SystemTime` in the dialplan's clock: an IANA time zone (jiff and the tz database, so daylight saving
+//! time moves business hours with the wall clock) or a fixed UTC offset.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The dialplan's clock for `time` conditions and the `date`/`time`/`timestamp` variables.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Clock {
+    /// A fixed offset from UTC, in minutes (`utc_offset`).
+    Offset(i32),
+    /// An IANA time zone (`timezone: Europe/Paris`), its offset looked up for each instant.
+    Zone(jiff::tz::TimeZone),
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock::Offset(0)
+    }
+}
+
+impl Clock {
+    /// The IANA zone `name`, or why not.
+    pub fn zone(name: &str) -> Result<Clock, String> {
+        jiff::tz::TimeZone::get(name.trim())
+            .map(Clock::Zone)
+            .map_err(|_| {
+                format!(
+                    "unknown time zone '{name}' (an IANA name such as Europe/Paris, America/New_York or UTC)"
+                )
+            })
+    }
+
+    /// The offset from UTC in minutes at `t`.
+    pub fn offset_minutes(&self, t: SystemTime) -> i32 {
+        match self {
+            Clock::Offset(m) => *m,
+            Clock::Zone(tz) => jiff::Timestamp::try_from(t)
+                .map(|ts| tz.to_offset(ts).seconds() / 60)
+                .unwrap_or(0),
+        }
+    }
+
+    /// The civil time of `t` on this clock.
+    pub fn local(&self, t: SystemTime) -> LocalTime {
+        LocalTime::at(t, self.offset_minutes(t))
+    }
+}
 
 /// A civil date and time (in whatever offset it was computed for).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,6 +279,36 @@ pub fn parse_utc_offset(s: &str) -> Result<i32, String> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_time_zone_follows_daylight_saving_time() {
+        let paris = Clock::zone("Europe/Paris").unwrap();
+        // 2026-03-29 00:30 UTC is 01:30 CET; at 01:00 UTC Paris springs forward, so 01:30 UTC is 03:30 CEST.
+        let before = UNIX_EPOCH + Duration::from_secs(1_774_744_200);
+        let after = before + Duration::from_secs(3600);
+        assert_eq!(paris.offset_minutes(before), 60);
+        assert_eq!(
+            (paris.local(before).hour, paris.local(before).minute),
+            (1, 30)
+        );
+        assert_eq!(paris.offset_minutes(after), 120);
+        assert_eq!(
+            (paris.local(after).hour, paris.local(after).minute),
+            (3, 30)
+        );
+        // Office hours in summer: 07:30 UTC on Wednesday 2026-07-01 is 09:30 in Paris (open), 08:30 at a
+        // fixed +01:00 (closed).
+        let summer = UNIX_EPOCH + Duration::from_secs(1_782_891_000);
+        let hours = TimeWindows::parse(&["Mon-Fri 09:00-17:00".to_string()]).unwrap();
+        assert!(hours.contains(&paris.local(summer)));
+        assert!(!hours.contains(&Clock::Offset(60).local(summer)));
+        let ny = Clock::zone("America/New_York").unwrap();
+        assert_eq!(ny.offset_minutes(summer), -240);
+        assert!(Clock::zone("Europe/Pariss")
+            .unwrap_err()
+            .contains("unknown time zone"));
+        assert_eq!(Clock::zone("UTC").unwrap().offset_minutes(summer), 0);
+    }
 
     fn t(secs: u64) -> LocalTime {
         LocalTime::at(UNIX_EPOCH + Duration::from_secs(secs), 0)

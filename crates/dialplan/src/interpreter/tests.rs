@@ -889,6 +889,32 @@ routes:
     assert_eq!(vars["stamp"], "2026-12-02 11:15 20261202T111501000");
 }
 
+#[tokio::test(start_paused = true)]
+async fn business_hours_in_a_time_zone() {
+    let yaml = |zone: &str| {
+        format!(
+            "timezone: {zone}
+routes:
+  - match: t
+    steps:
+      - if: {{time: ['Mon-Fri 09:00-17:00']}}
+        then: [{{play: open}}]
+        else: [{{play: closed}}]
+      - set: {{stamp: '{{date}} {{time}}'}}
+"
+        )
+    };
+    // Wednesday 06:15 UTC in December: 07:15 in Paris (CET), 15:15 in Tokyo.
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&plan(&yaml("Europe/Paris")), "t", &mut call).await;
+    assert_eq!(call.log[1].1, "play closed");
+    assert_eq!(vars["stamp"], "2026-12-02 07:15");
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&plan(&yaml("Asia/Tokyo")), "t", &mut call).await;
+    assert_eq!(call.log[1].1, "play open", "15:15 local");
+    assert_eq!(vars["stamp"], "2026-12-02 15:15");
+}
+
 // ---------------------------------------------------------------- record, conference, transfer
 
 const RECORD: &str = "      - play: {prompt: welcome, barge_in: true}

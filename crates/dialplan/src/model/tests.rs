@@ -435,3 +435,31 @@ fn conference_options_parse_with_defaults() {
     assert!(opts[1].moderator && opts[1].wait_for_moderator && opts[1].end_with_moderator);
     assert_eq!(opts[2].mute_key, "");
 }
+
+#[test]
+fn timezone_is_an_iana_name_or_a_utc_offset_not_both() {
+    let plan = Dialplan::parse("x.yaml", &format!("timezone: Europe/Paris\n{PLAN}"), None).unwrap();
+    assert_eq!(
+        plan.routes[0].shared.clock,
+        crate::time::Clock::zone("Europe/Paris").unwrap()
+    );
+    let plan = Dialplan::parse("x.yaml", &format!("utc_offset: '-05:00'\n{PLAN}"), None).unwrap();
+    assert_eq!(
+        plan.routes[0].shared.clock,
+        crate::time::Clock::Offset(-300)
+    );
+    assert_eq!(
+        errors(&format!("timezone: Europe/Pariss\n{PLAN}")),
+        ["x.yaml:1:11: unknown time zone 'Europe/Pariss' (an IANA name such as Europe/Paris, America/New_York or UTC)"]
+    );
+    assert_eq!(
+        errors(&format!(
+            "utc_offset: '+01:00'\ntimezone: Europe/Paris\n{PLAN}"
+        )),
+        ["x.yaml:2:11: give either 'timezone' or 'utc_offset', not both"]
+    );
+    assert_eq!(
+        errors(&format!("timzone: Europe/Paris\n{PLAN}")),
+        ["x.yaml:1:1: unknown key 'timzone' in the dialplan (did you mean 'timezone'?)"]
+    );
+}
