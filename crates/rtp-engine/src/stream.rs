@@ -79,6 +79,9 @@ pub struct MediaStream {
     digits: VecDeque<DtmfEvent>,
     rtcp: RtcpSession,
     rtcp_mux: bool,
+    /// The peer's RTCP address from its SDP (`a=rtcp`, else RTP port + 1), and its RTP address there.
+    remote_rtcp: Option<SocketAddr>,
+    sdp_rtp: Option<SocketAddr>,
     recv_buf: Vec<u8>,
     rtcp_buf: Vec<u8>,
     send_buf: Vec<u8>,
@@ -157,6 +160,8 @@ impl MediaStream {
             digits: VecDeque::new(),
             rtcp,
             rtcp_mux: false,
+            remote_rtcp: None,
+            sdp_rtp: cfg.remote,
             recv_buf: vec![0; RECV_BUF],
             rtcp_buf: vec![0; RECV_BUF],
             // L16 is the largest payload: two bytes a sample.
@@ -359,7 +364,12 @@ impl MediaStream {
                 .usable()
                 .and_then(|s| s.try_send_to(report, target))
         } else {
-            let to = SocketAddr::new(target.ip(), target.port().wrapping_add(1));
+            // The SDP's RTCP address while RTP goes where the SDP said; past a NAT (latched elsewhere),
+            // the port above the latched one.
+            let to = match self.remote_rtcp {
+                Some(rtcp) if self.sdp_rtp.is_none_or(|sdp| sdp == target) => rtcp,
+                _ => SocketAddr::new(target.ip(), target.port().wrapping_add(1)),
+            };
             match self.rtcp_socket.as_mut() {
                 Some(s) => s.usable().and_then(|s| s.try_send_to(report, to)),
                 None => return,
@@ -420,6 +430,14 @@ impl MediaStream {
             }
         }
         Ok(())
+    }
+
+    /// How RTCP goes to the peer, as negotiated: multiplexed on the RTP port (RFC 5761; also adopted on
+    /// its own when the peer's reports arrive there), or to `remote` (its `a=rtcp`, RFC 3605, or the RTP
+    /// port + 1).
+    pub fn set_rtcp(&mut self, mux: bool, remote: Option<SocketAddr>) {
+        self.rtcp_mux |= mux;
+        self.remote_rtcp = remote;
     }
 
     /// Turns sending on or off (hold). Off, frames are counted as skipped and timestamps keep time.

@@ -234,6 +234,7 @@ impl RtpCall {
         };
         let held = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
         let mut stream = MediaStream::new(socket, cfg, std::time::Instant::now());
+        stream.set_rtcp(n.rtcp_mux, n.remote_rtcp);
         stream.set_sending(!held && !self.held);
         self.held |= held;
         self.frame = vec![0; stream.samples_per_frame()];

@@ -131,6 +131,10 @@ pub struct Negotiated {
     pub direction: Direction,
     /// The peer's `a=ptime`, if it gave one.
     pub remote_ptime_ms: Option<u32>,
+    /// RTCP goes on the RTP port both ways (RFC 5761): the offer had `a=rtcp-mux`, and so has our answer.
+    pub rtcp_mux: bool,
+    /// Where the peer wants RTCP when not multiplexed: its `a=rtcp` (RFC 3605), else the RTP port + 1.
+    pub remote_rtcp: Option<SocketAddr>,
 }
 
 /// Why an offer or answer cannot be used.
@@ -195,6 +199,7 @@ pub fn answer(offer: &[u8], local: &LocalMedia) -> Result<Negotiated, SdpError> 
     let remote_ip = connection_address(&sd, md)?;
     let remote_dir = peer_direction(&sd, md, remote_ip);
     let direction = remote_dir.reversed();
+    let rtcp_mux = md.attributes.iter().any(|a| a.key == "rtcp-mux");
 
     let mut out = session_skeleton(local);
     for (i, m) in sd.media_descriptions.iter().enumerate() {
@@ -205,6 +210,7 @@ pub fn answer(offer: &[u8], local: &LocalMedia) -> Result<Negotiated, SdpError> 
                 &[(chosen.payload_type, chosen.rtpmap.clone(), None)],
                 chosen.telephone_event.clone(),
                 direction,
+                rtcp_mux,
             ));
         } else {
             out.media_descriptions.push(rejected(m));
@@ -219,6 +225,8 @@ pub fn answer(offer: &[u8], local: &LocalMedia) -> Result<Negotiated, SdpError> 
         remote_rtp: remote_rtp(remote_ip, md),
         direction,
         remote_ptime_ms: ptime(&sd, md),
+        rtcp_mux,
+        remote_rtcp: remote_rtcp(remote_ip, md),
     })
 }
 
@@ -251,6 +259,7 @@ pub fn offer(local: &LocalMedia) -> String {
         &codecs,
         None,
         Direction::SendRecv,
+        false,
     );
     if codecs.is_empty() {
         // Nothing to offer: a disabled stream still makes a well-formed m= line.
@@ -323,6 +332,9 @@ pub fn accept_answer(answer: &[u8], local: &LocalMedia) -> Result<Negotiated, Sd
         remote_rtp: remote_rtp(remote_ip, md),
         direction: remote_dir.reversed(),
         remote_ptime_ms: ptime(&sd, md),
+        // Our offers do not propose multiplexing.
+        rtcp_mux: false,
+        remote_rtcp: remote_rtcp(remote_ip, md),
     })
 }
 
@@ -679,6 +691,26 @@ fn remote_rtp(ip: IpAddr, md: &MediaDescription) -> Option<SocketAddr> {
     (port != 0 && !ip.is_unspecified()).then(|| SocketAddr::new(ip, port))
 }
 
+/// The peer's RTCP address: `a=rtcp:PORT [IN IP4 ADDR]` (RFC 3605), else the RTP port + 1 (RFC 3550 §11).
+fn remote_rtcp(ip: IpAddr, md: &MediaDescription) -> Option<SocketAddr> {
+    let rtp = remote_rtp(ip, md)?;
+    let explicit = md.attributes.iter().find_map(|a| {
+        if a.key != "rtcp" {
+            return None;
+        }
+        let mut words = a.value.as_deref()?.split_whitespace();
+        let port: u16 = words.next()?.parse().ok().filter(|p| *p != 0)?;
+        let addr = match (words.next(), words.next(), words.next()) {
+            (Some("IN"), Some(_), Some(a)) => {
+                a.parse().ok().filter(|a: &IpAddr| !a.is_unspecified())
+            }
+            _ => None,
+        };
+        Some(SocketAddr::new(addr.unwrap_or(rtp.ip()), port))
+    });
+    explicit.or_else(|| Some(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))))
+}
+
 /// `a=ptime` in whole milliseconds, media level first; fractional values are rounded down.
 fn ptime(sd: &SessionDescription, md: &MediaDescription) -> Option<u32> {
     let find = |attrs: &[Attribute]| {
@@ -741,6 +773,7 @@ fn audio_media(
     codecs: &[(u8, String, Option<String>)],
     telephone_event: Option<(u8, String, Option<String>)>,
     direction: Direction,
+    rtcp_mux: bool,
 ) -> MediaDescription {
     let mut md = MediaDescription {
         media_name: MediaName {
@@ -764,6 +797,9 @@ fn audio_media(
     ));
     md.attributes
         .push(Attribute::new(direction.as_attribute().into(), None));
+    if rtcp_mux {
+        md.attributes.push(Attribute::new("rtcp-mux".into(), None));
+    }
     md
 }
 

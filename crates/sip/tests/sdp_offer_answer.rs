@@ -337,3 +337,40 @@ fn answer_reparses_with_the_sdp_crate() {
     assert_eq!(m.attribute("sendrecv"), Some(None));
     assert!(!n.answer.replace("\r\n", "").contains('\n'), "CRLF only");
 }
+
+#[test]
+fn rtcp_mux_is_answered_in_kind_and_a_rtcp_is_followed() {
+    // RFC 5761: an offer with a=rtcp-mux gets it back; RTCP then rides the RTP port.
+    let offer = format!("{SIPP_OFFER}a=rtcp-mux\n");
+    let n = sdp::answer(offer.as_bytes(), &g711_g722()).unwrap();
+    assert!(n.rtcp_mux);
+    assert!(n.answer.contains("a=rtcp-mux\r\n"), "{}", n.answer);
+    // Without it, no mux; RTCP to the RTP port + 1 (RFC 3550 §11)...
+    let n = sdp::answer(SIPP_OFFER.as_bytes(), &g711_g722()).unwrap();
+    assert!(!n.rtcp_mux);
+    assert!(!n.answer.contains("rtcp-mux"), "{}", n.answer);
+    assert_eq!(
+        n.remote_rtcp,
+        Some("127.0.0.1:6001".parse::<SocketAddr>().unwrap())
+    );
+    // ...or where a=rtcp says (RFC 3605), with or without an address.
+    let offer = format!("{SIPP_OFFER}a=rtcp:7005\n");
+    let n = sdp::answer(offer.as_bytes(), &g711_g722()).unwrap();
+    assert_eq!(
+        n.remote_rtcp,
+        Some("127.0.0.1:7005".parse::<SocketAddr>().unwrap())
+    );
+    let offer = format!("{SIPP_OFFER}a=rtcp:7005 IN IP4 127.0.0.9\n");
+    let n = sdp::answer(offer.as_bytes(), &g711_g722()).unwrap();
+    assert_eq!(
+        n.remote_rtcp,
+        Some("127.0.0.9:7005".parse::<SocketAddr>().unwrap())
+    );
+    // Nonsense is ignored.
+    let offer = format!("{SIPP_OFFER}a=rtcp:banana\n");
+    let n = sdp::answer(offer.as_bytes(), &g711_g722()).unwrap();
+    assert_eq!(
+        n.remote_rtcp,
+        Some("127.0.0.1:6001".parse::<SocketAddr>().unwrap())
+    );
+}
