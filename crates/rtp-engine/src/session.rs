@@ -17,6 +17,7 @@ use rtp::header::{Header, EXTENSION_PROFILE_ONE_BYTE, EXTENSION_PROFILE_TWO_BYTE
 use webrtc_util::Unmarshal;
 
 use crate::codec::{AudioDecoder, AudioEncoder, Codec};
+use crate::dtmf::rfc4733::EventPacket;
 
 /// Size of an RTP header without CSRCs or extension.
 const HEADER_LEN: usize = 12;
@@ -382,6 +383,32 @@ impl RtpSession {
             .timestamp
             .wrapping_add(self.cfg.codec.timestamp_units(pcm.len()));
         self.marker_next = false;
+    }
+
+    /// Builds an RFC 4733 telephone-event packet into `out` (cleared first): our SSRC, the next
+    /// sequence number, and the event's payload type, marker and timestamp (its start, the same in all
+    /// its packets, §2.5.1). The audio timestamp does not move: the frame the event replaces passes
+    /// with [`RtpSession::advance`].
+    pub fn packetize_event(&mut self, ev: &EventPacket, out: &mut Vec<u8>) {
+        out.clear();
+        out.push(0x80);
+        out.push((u8::from(ev.marker) << 7) | (ev.payload_type & 0x7F));
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        out.extend_from_slice(&ev.timestamp.to_be_bytes());
+        out.extend_from_slice(&self.cfg.ssrc.to_be_bytes());
+        out.extend_from_slice(&ev.payload);
+        self.seq = self.seq.wrapping_add(1);
+        // The event's own marker starts it; the audio that follows continues the stream.
+        self.marker_next = false;
+    }
+
+    /// Lets the time of one frame of `samples` pass while telephone-events are sent in its place: the
+    /// timestamp advances with the sample clock, the sequence number does not (the events took theirs),
+    /// and the audio after the event continues the stream (no talkspurt marker, nothing skipped).
+    pub fn advance(&mut self, samples: usize) {
+        self.timestamp = self
+            .timestamp
+            .wrapping_add(self.cfg.codec.timestamp_units(samples));
     }
 
     /// Lets the time of one frame of `samples` pass without sending it: the timestamp advances with

@@ -7,6 +7,11 @@
 //! Digits come out as [`MediaEvent::Dtmf`]. RTCP reports go out on the odd port (or the RTP port with
 //! rtcp-mux) on the [`RtcpSession`] timer.
 //!
+//! Send path: [`MediaStream::send_frame`] -> the [`DigitPlayer`] tap (digits queued with
+//! [`MediaStream::queue_dtmf`]: RFC 4733 events in place of the frame when telephone-event was
+//! negotiated, tones written into it otherwise) -> [`RtpSession::packetize`] -> socket. The player is
+//! clocked by the frame's due time on the media clock, not by when the task got round to sending it.
+//!
 //! [`MediaStream::next`] is the only place that waits; it is cancel-safe, so a call task can
 //! `tokio::select!` it against its signalling channel without losing a tick or a packet.
 
@@ -15,6 +20,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::dtmf::send::{DigitPlayer, FrameAction};
 use crate::dtmf::{inband, rfc4733, DtmfEvent};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use crate::pacer::Pacer;
@@ -85,6 +91,13 @@ pub struct MediaStream {
     recv_buf: Vec<u8>,
     rtcp_buf: Vec<u8>,
     send_buf: Vec<u8>,
+    /// Digits we send: events or tones, as negotiated.
+    dtmf_tx: DigitPlayer,
+    /// The frame being sent, when the player rewrites it (reused).
+    tx_frame: Vec<i16>,
+    /// When the next frame we send is due on the media clock (frame `n` at start + n * ptime).
+    frame_due: Instant,
+    ptime: Duration,
 }
 
 impl std::fmt::Debug for MediaStream {
@@ -128,6 +141,11 @@ impl MediaStream {
             Some(_) => None,
             None => inband::Detector::new(cfg.codec.sample_rate()).ok(),
         };
+        let ptime = Pacer::new(now, cfg.ptime_ms).ptime();
+        let dtmf_tx = match cfg.telephone_event_pt {
+            Some(pt) => DigitPlayer::events(cfg.codec.clock_rate(), pt, ptime),
+            None => DigitPlayer::tones(cfg.codec.sample_rate()),
+        };
         let rtcp = RtcpSession::new(
             RtcpConfig::new(
                 cfg.ssrc,
@@ -166,6 +184,10 @@ impl MediaStream {
             rtcp_buf: vec![0; RECV_BUF],
             // L16 is the largest payload: two bytes a sample.
             send_buf: Vec::with_capacity(12 + 2 * samples_per_frame),
+            dtmf_tx,
+            tx_frame: Vec::with_capacity(samples_per_frame),
+            frame_due: now,
+            ptime,
         }
     }
 
@@ -219,6 +241,7 @@ impl MediaStream {
                         self.pending_ticks += self.pacer.on_tick(now);
                         for _ in 0..self.pacer.take_skipped() {
                             self.session.skip(self.samples_per_frame);
+                            self.frame_due += self.ptime;
                         }
                     }
                     self.dtmf_rx.handle_timeout(now);
@@ -405,7 +428,58 @@ impl MediaStream {
     /// Encodes `pcm` as one packet and sends it to the peer. Without a peer address, or with sending
     /// off, nothing is sent but the RTP timestamp still advances, so resuming is seamless. A refused
     /// send is counted, not returned: a peer closing its port must not end the call.
+    ///
+    /// While digits queued with [`MediaStream::queue_dtmf`] play, the frame goes out with their tones
+    /// in it, or telephone-events go out in its place.
     pub async fn send_frame(&mut self, pcm: &[i16]) -> io::Result<()> {
+        let due = self.frame_due;
+        self.frame_due += self.ptime;
+        if self.dtmf_tx.is_busy() {
+            let mut frame = std::mem::take(&mut self.tx_frame);
+            frame.clear();
+            frame.extend_from_slice(pcm);
+            let result = self.send_with_digits(due, &mut frame);
+            self.tx_frame = frame;
+            return result;
+        }
+        self.send_audio(pcm)
+    }
+
+    /// Sends one frame through the digit player: its event packets, then the audio unless withheld.
+    fn send_with_digits(&mut self, due: Instant, frame: &mut [i16]) -> io::Result<()> {
+        let timestamp = self.session.next_timestamp();
+        let action = self.dtmf_tx.on_frame(due, timestamp, frame);
+        let socket = self.socket.usable()?;
+        let target = self.session.send_target().filter(|_| self.sending);
+        while let Some(ev) = self.dtmf_tx.poll_packet() {
+            // On hold or without a peer the events are lost like the audio; the schedule goes on.
+            let Some(target) = target else { continue };
+            self.session.packetize_event(&ev, &mut self.send_buf);
+            match socket.try_send_to(&self.send_buf, target) {
+                Ok(n) => {
+                    self.session.on_sent(n);
+                    let now = tokio::time::Instant::now().into_std();
+                    // The media clock's timestamp, not the event's start: RTCP maps it to `now`.
+                    self.rtcp
+                        .on_rtp_sent(now, timestamp, self.send_buf.len().saturating_sub(12));
+                }
+                Err(e) => {
+                    tracing::trace!(error = %e, %target, "rtp event send failed");
+                    self.session.on_send_error();
+                }
+            }
+        }
+        match action {
+            FrameAction::Withhold => {
+                self.session.advance(frame.len());
+                Ok(())
+            }
+            FrameAction::Send => self.send_audio(frame),
+        }
+    }
+
+    /// Sends `pcm` as one audio packet (see [`MediaStream::send_frame`]).
+    fn send_audio(&mut self, pcm: &[i16]) -> io::Result<()> {
         let socket = self.socket.usable()?;
         let target = match self.session.send_target() {
             Some(t) if self.sending => t,
@@ -430,6 +504,29 @@ impl MediaStream {
             }
         }
         Ok(())
+    }
+
+    /// Queues `digit` to be sent for `duration`, followed by `gap`, after the digits already queued: as
+    /// RFC 4733 events when telephone-event was negotiated, as in-band tones otherwise (see
+    /// [`crate::dtmf::send`]). It plays as frames are sent; keep sending frames (silence, say) while
+    /// [`MediaStream::is_sending_dtmf`].
+    pub fn queue_dtmf(
+        &mut self,
+        digit: char,
+        duration: Duration,
+        gap: Duration,
+    ) -> Result<(), rfc4733::SendError> {
+        self.dtmf_tx.queue(digit, duration, gap)
+    }
+
+    /// Whether queued digits, or the gap after the last, still need frames.
+    pub fn is_sending_dtmf(&self) -> bool {
+        self.dtmf_tx.is_busy()
+    }
+
+    /// Whether digits go out as RFC 4733 events (telephone-event was negotiated) rather than tones.
+    pub fn sends_dtmf_events(&self) -> bool {
+        self.dtmf_tx.sends_events()
     }
 
     /// How RTCP goes to the peer, as negotiated: multiplexed on the RTP port (RFC 5761; also adopted on

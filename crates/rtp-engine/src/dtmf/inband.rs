@@ -103,6 +103,21 @@ const KEYS: [[char; 4]; 4] = [
     ['7', '8', '9', 'C'],
     ['*', '0', '#', 'D'],
 ];
+/// The row (low group) and column (high group) frequencies of a key, in Hz (Q.23); `None` for
+/// anything but `0`-`9`, `*`, `#`, `A`-`D` (lowercase letters are taken as uppercase).
+pub fn tone_pair(digit: char) -> Option<(f32, f32)> {
+    let digit = digit.to_ascii_uppercase();
+    KEYS.iter().enumerate().find_map(|(r, row)| {
+        let c = row.iter().position(|k| *k == digit)?;
+        Some((ROWS[r], COLS[c]))
+    })
+}
+
+/// Peak amplitude, out of full scale 1.0, of a sine at `dbm0` (0 dBm0 is 3.17 dB below full scale).
+pub fn dbm0_amplitude(dbm0: f32) -> f32 {
+    DBM0_PEAK * 10f32.powf(dbm0 / 20.0)
+}
+
 /// Block length at 8 kHz (10 ms), scaled for other rates. Three whole blocks fit in every 40 ms tone
 /// and two partly covered edge blocks of a 20 ms tone cannot both pass; longer blocks (the classic 102
 /// samples) let a 20 ms tone straddling a block boundary pass in two blocks of 84 % and 73 %.

@@ -1,11 +1,13 @@
 //! DTMF on the media path: the vocabulary shared by the RFC 4733 receiver and sender ([`rfc4733`]), the
 //! in-band tone detector ([`inband`]), and SIP INFO (parsed in chorus-sip, converted by the server), plus
-//! the per-call stream that reports each key press exactly once whatever the peer sends ([`DtmfStream`]).
+//! the per-call stream that reports each key press exactly once whatever the peer sends ([`DtmfStream`]),
+//! and the player of digits we send, as events or tones ([`send`]).
 
 use std::time::{Duration, Instant};
 
 pub mod inband;
 pub mod rfc4733;
+pub mod send;
 
 /// How a digit reached us.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,9 +8,10 @@
 //! into one, and a 16-bit duration field that wraps instead is unwrapped.
 //!
 //! The [`Sender`] produces the payloads of digits we play: a first packet with the marker bit, a
-//! continuation every 50 ms, and three end packets carrying the final duration (§2.5.1.2, §2.5.1.4).
-//! It never builds RTP headers: the stream puts each [`EventPacket`] into a packet with the audio's SSRC
-//! and sequence numbers, and sends no audio while [`Sender::is_active`].
+//! continuation every 50 ms (or every frame, [`Sender::with_update_interval`]), and three end packets
+//! carrying the final duration (§2.5.1.2, §2.5.1.4). It never builds RTP headers: the stream puts each
+//! [`EventPacket`] into a packet with the audio's SSRC and sequence numbers, and sends no audio while
+//! [`Sender::is_active`]. [`crate::dtmf::send::DigitPlayer`] drives it from a call's frame clock.
 //!
 //! ```
 //! # use chorus_rtp::dtmf::rfc4733::{Receiver, Sender};
@@ -425,6 +426,9 @@ pub enum SendError {
     /// Too many digits are already waiting.
     #[error("dtmf send queue full")]
     QueueFull,
+    /// The pause asked for after a digit is longer than a player accepts.
+    #[error("dtmf gap {0:?} too long")]
+    GapTooLong(Duration),
 }
 
 /// One telephone-event packet to send, without its RTP header.
@@ -442,11 +446,11 @@ pub struct EventPacket {
     pub end: bool,
 }
 
-/// Interval between continuation packets (§2.5.1.2 suggests 50 ms).
+/// Default interval between continuation packets (§2.5.1.2 suggests 50 ms).
 pub const CONTINUATION_INTERVAL: Duration = Duration::from_millis(50);
-/// Spacing of the three end packets, so that one burst of loss does not take all of them.
+/// Default spacing of the three end packets, so that one burst of loss does not take all of them.
 pub const END_INTERVAL: Duration = Duration::from_millis(20);
-/// Pause after an event's last end packet before the next queued digit starts.
+/// Default pause after an event's last end packet before the next queued digit starts.
 pub const INTER_DIGIT_GAP: Duration = Duration::from_millis(50);
 /// Number of end packets per event (§2.5.1.4).
 const END_PACKETS: u32 = 3;
@@ -483,6 +487,12 @@ pub struct Sender {
     playing: Option<Playing>,
     /// Earliest start of the next queued digit: when it was queued, or the gap after the previous one.
     next_start: Option<Instant>,
+    /// Between continuation packets.
+    update_interval: Duration,
+    /// Between the end packets.
+    end_interval: Duration,
+    /// After the last end packet, before the next digit.
+    gap: Duration,
 }
 
 impl Sender {
@@ -494,7 +504,28 @@ impl Sender {
             queue: VecDeque::new(),
             playing: None,
             next_start: None,
+            update_interval: CONTINUATION_INTERVAL,
+            end_interval: END_INTERVAL,
+            gap: INTER_DIGIT_GAP,
         }
+    }
+
+    /// The same sender sending a continuation every `interval` and its end packets `interval` apart
+    /// (§2.5.1: at the interval used for updates). A stream that sends events in place of its audio
+    /// uses its packetization time, so that one packet goes out per frame. Zero is taken as 1 ms.
+    pub fn with_update_interval(mut self, interval: Duration) -> Sender {
+        let interval = interval.max(Duration::from_millis(1));
+        self.update_interval = interval;
+        self.end_interval = interval;
+        self
+    }
+
+    /// The same sender waiting `gap` after an event's last end packet before it starts the next queued
+    /// digit ([`INTER_DIGIT_GAP`] by default). Zero lets a caller that schedules digits itself start
+    /// one on the frame of the previous one's last end packet.
+    pub fn with_gap(mut self, gap: Duration) -> Sender {
+        self.gap = gap;
+        self
     }
 
     /// Queues `digit` at `now`, to be played for `duration` at `volume` (-dBm0, 0-63; 10 is usual)
@@ -525,6 +556,14 @@ impl Sender {
             volume,
         });
         Ok(())
+    }
+
+    /// Drops the queued digits and the event being played, without its end packets (for a stream
+    /// that stops).
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.playing = None;
+        self.next_start = None;
     }
 
     /// An event is being played: the stream sends no audio meanwhile (§2.5.1.1).
@@ -560,27 +599,27 @@ impl Sender {
         };
         let end_at = p.started + p.ev.duration;
         if now >= end_at {
-            let due = end_at + END_INTERVAL * p.ends_sent;
+            let due = end_at + self.end_interval * p.ends_sent;
             if now < due {
                 return None;
             }
             p.ends_sent += 1;
             if p.ends_sent >= END_PACKETS {
                 self.playing = None;
-                self.next_start = Some(due + INTER_DIGIT_GAP);
+                self.next_start = Some(due + self.gap);
             } else {
                 self.playing = Some(p);
             }
             return Some(self.make(&p, false, self.units(p.ev.duration), true));
         }
         let elapsed = now.saturating_duration_since(p.started);
-        let k = u32::try_from(elapsed.as_nanos() / CONTINUATION_INTERVAL.as_nanos()).ok()?;
+        let k = u32::try_from(elapsed.as_nanos() / self.update_interval.as_nanos()).ok()?;
         if k < p.next_continuation {
             return None;
         }
         p.next_continuation = k + 1;
         self.playing = Some(p);
-        Some(self.make(&p, false, self.units(CONTINUATION_INTERVAL * k), false))
+        Some(self.make(&p, false, self.units(self.update_interval * k), false))
     }
 
     /// When [`Sender::poll_packet`] next has something to send; `None` when idle with nothing queued.
@@ -588,11 +627,11 @@ impl Sender {
         match self.playing {
             Some(p) => {
                 let end_at = p.started + p.ev.duration;
-                let next = p.started + CONTINUATION_INTERVAL * p.next_continuation;
+                let next = p.started + self.update_interval * p.next_continuation;
                 if next < end_at {
                     Some(next)
                 } else {
-                    Some(end_at + END_INTERVAL * p.ends_sent)
+                    Some(end_at + self.end_interval * p.ends_sent)
                 }
             }
             None if self.queue.is_empty() => None,
