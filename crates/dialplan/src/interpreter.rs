@@ -37,6 +37,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::model::{
     Collect, Condition, HangupReason, Menu, Record, RoomOptions, Route, Step, TransferMode,
+    DTMF_KEYS,
 };
 use crate::prompt::{Prompt, PromptCache};
 use crate::time::LocalTime;
@@ -199,6 +200,20 @@ pub trait CallMedia: Send {
         mode: TransferMode,
     ) -> impl Future<Output = Result<bool, MediaError>> + Send {
         let _ = (target, mode);
+        async { Err(unsupported()) }
+    }
+
+    /// Sends `digits` to the caller, one key after another (each of `0-9`, `*`, `#`, `A-D`): each sounds
+    /// for `duration`, then `gap` passes before the next; it returns when the last key's gap is over.
+    /// As RFC 4733 telephone-events when the call negotiated them, as in-band tones in the audio
+    /// otherwise. Called only once the call is answered. Keys the caller presses meanwhile are buffered.
+    fn send_dtmf(
+        &mut self,
+        digits: &str,
+        duration: Duration,
+        gap: Duration,
+    ) -> impl Future<Output = Result<(), MediaError>> + Send {
+        let _ = (digits, duration, gap);
         async { Err(unsupported()) }
     }
 
@@ -408,6 +423,22 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                         return Ok(Flow::End(Outcome::Transferred(target)));
                     }
                     tracing::info!(%target, "transfer refused; the call goes on");
+                }
+                Step::SendDtmf(s) => {
+                    let text = self.expand(&s.digits);
+                    let keys: String = text
+                        .chars()
+                        .map(|c| c.to_ascii_uppercase())
+                        .filter(|c| DTMF_KEYS.contains(*c))
+                        .collect();
+                    if keys.len() != text.chars().count() {
+                        tracing::warn!(value = %text, "send_dtmf: skipping characters that are not keys");
+                    }
+                    if !keys.is_empty() {
+                        // Like every media step: the keys go to an answered call.
+                        self.answer_first().await?;
+                        self.media.send_dtmf(&keys, s.duration, s.gap).await?;
+                    }
                 }
             }
             Ok(Flow::Next)

@@ -207,6 +207,34 @@ pub enum Step {
     Switch(Box<Switch>),
     /// `transfer`: send the call elsewhere (302 before the answer, REFER after).
     Transfer(Transfer),
+    /// `send_dtmf: '1234#'`: send keys to the caller (RFC 4733 events, else in-band tones).
+    SendDtmf(SendDtmf),
+}
+
+/// The `send_dtmf` step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendDtmf {
+    /// The keys, `0-9`, `*`, `#`, `A-D` (`digits`, a template; text written in the plan is checked, and
+    /// characters of expanded variables that are not keys are skipped).
+    pub digits: Template,
+    /// How long each key sounds (`duration`, default 100ms, 40ms to 1s).
+    pub duration: Duration,
+    /// Silence after each key (`gap`, default 100ms, 40ms to 5s).
+    pub gap: Duration,
+}
+
+impl SendDtmf {
+    /// Default `duration`.
+    pub const DURATION: Duration = Duration::from_millis(100);
+    /// Default `gap`.
+    pub const GAP: Duration = Duration::from_millis(100);
+    /// Shortest `duration` and `gap`: the least a receiver must take as a key and as a pause (ITU-T
+    /// Q.24).
+    pub const MIN: Duration = Duration::from_millis(40);
+    /// Longest `duration`.
+    pub const MAX_DURATION: Duration = Duration::from_secs(1);
+    /// Longest `gap` (longer waits are a `pause`).
+    pub const MAX_GAP: Duration = Duration::from_secs(5);
 }
 
 /// The `play` step.
@@ -468,6 +496,7 @@ const STEP_NAMES: &[&str] = &[
     "if",
     "switch",
     "transfer",
+    "send_dtmf",
 ];
 
 /// DTMF keys.
@@ -960,6 +989,7 @@ impl<'a> Checker<'a> {
             "record" => self.record(arg, at),
             "conference" => self.conference(needs_arg(self)?),
             "transfer" => self.transfer(needs_arg(self)?),
+            "send_dtmf" => self.send_dtmf(needs_arg(self)?),
             "if" => {
                 let condition = self.condition(needs_arg(self)?)?;
                 let then = match get("then") {
@@ -1222,6 +1252,69 @@ impl<'a> Checker<'a> {
         })))
     }
 
+    fn send_dtmf(&mut self, n: &Sp) -> Option<Step> {
+        let (digits_node, f) = if let Node::Map(_) = n.value {
+            let f = self.fields(n, "send_dtmf", &["digits", "duration", "gap"])?;
+            (self.require(&f, "digits", "send_dtmf")?, Some(f))
+        } else {
+            (n, None)
+        };
+        if let Node::Int(_) | Node::Float(_) = digits_node.value {
+            self.err(
+                &digits_node.referenced,
+                "send_dtmf keys must be quoted, e.g. '0123#' (a bare number loses its leading zeros)",
+            );
+            return None;
+        }
+        let digits = self.template(digits_node, "send_dtmf")?;
+        let mut ok = true;
+        for part in &digits.0 {
+            if let Part::Text(t) = part {
+                if let Some(c) = t.chars().find(|c| !DTMF_KEYS.contains(*c)) {
+                    self.err(
+                        &digits_node.referenced,
+                        format!("send_dtmf: '{c}' is not a DTMF key (0-9, *, #, A-D)"),
+                    );
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if digits.0.is_empty() {
+            self.err(&digits_node.referenced, "send_dtmf needs at least one key");
+            ok = false;
+        }
+        let mut timing = |key: &str, default: Duration, max: Duration| -> Option<Duration> {
+            let Some(node) = f.as_ref().and_then(|f| f.get(key)) else {
+                return Some(default);
+            };
+            let d = self.duration(node, &format!("send_dtmf {key}"))?;
+            if d < SendDtmf::MIN || d > max {
+                self.err(
+                    &node.referenced,
+                    format!(
+                        "send_dtmf {key} must be between {} and {}, found {}",
+                        show_duration(SendDtmf::MIN),
+                        show_duration(max),
+                        show_duration(d)
+                    ),
+                );
+                return None;
+            }
+            Some(d)
+        };
+        let duration = timing("duration", SendDtmf::DURATION, SendDtmf::MAX_DURATION);
+        let gap = timing("gap", SendDtmf::GAP, SendDtmf::MAX_GAP);
+        if !ok {
+            return None;
+        }
+        Some(Step::SendDtmf(SendDtmf {
+            digits,
+            duration: duration?,
+            gap: gap?,
+        }))
+    }
+
     fn transfer(&mut self, n: &Sp) -> Option<Step> {
         let (to_node, mode) = if let Node::Map(_) = n.value {
             let f = self.fields(n, "transfer", &["to", "mode"])?;
@@ -1406,6 +1499,7 @@ fn example(step: &str) -> &'static str {
         "collect" => "collect: {into: pin, max: 4}",
         "conference" => "conference: \"{room}\"",
         "transfer" => "transfer: sip:desk@example.com",
+        "send_dtmf" => "send_dtmf: \"1234#\"",
         "if" => "if: {var: x, equals: \"1\"}",
         "switch" => "switch: choice",
         _ => "",
@@ -1780,6 +1874,15 @@ fn last_line(s: &str) -> String {
         .trim()
         .to_lowercase();
     line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
+/// A duration as a dialplan writes it: `40ms`, `1s`, `1500ms`.
+fn show_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// Parses `500ms`, `5s`, `2m`, `1h` or a bare number of seconds.

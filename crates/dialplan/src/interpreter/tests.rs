@@ -242,6 +242,23 @@ impl CallMedia for FakeCall {
         self.note(format!("transfer {target} {mode:?}"));
         Ok(self.transfer_ok)
     }
+
+    /// Each key takes its duration and its gap; keys pressed meanwhile stay buffered.
+    async fn send_dtmf(
+        &mut self,
+        digits: &str,
+        duration: Duration,
+        gap: Duration,
+    ) -> Result<(), MediaError> {
+        assert!(self.answered, "keys go to an answered call");
+        self.note(format!(
+            "send_dtmf {digits} {}ms/{}ms",
+            duration.as_millis(),
+            gap.as_millis()
+        ));
+        let end = Instant::now() + (duration + gap) * digits.chars().count() as u32;
+        self.wait_until(end).await
+    }
 }
 
 fn prompt_len(p: &Prompt) -> Duration {
@@ -1075,6 +1092,86 @@ async fn transfer_redirects_before_answer_and_refers_after() {
     );
 }
 
+// ---------------------------------------------------------------- send_dtmf
+
+#[tokio::test(start_paused = true)]
+async fn send_dtmf_answers_first_and_takes_each_key_with_its_gap() {
+    let p = plan(
+        "routes:
+  - match: 'p(?P<pin>.*)'
+    steps:
+      - pause: 1s
+      - send_dtmf: {digits: '{pin}#', duration: 80ms, gap: 120ms}
+      - send_dtmf: '*0'
+      - collect: {into: x, max: 1, first_digit_timeout: 1s}
+",
+    );
+    // A key pressed while ours are sent stays buffered for the next step.
+    let mut call = FakeCall::new(None).keys(&[(1500, '5')]);
+    let (out, vars) = run_user(&p, "p42", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(vars["x"], "5");
+    assert_eq!(
+        call.entries(),
+        [
+            "1000 answer",
+            "1000 send_dtmf 42# 80ms/120ms",
+            "1600 send_dtmf *0 100ms/100ms",
+            "2000 key 5",
+            "2000 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_dtmf_skips_what_is_not_a_key() {
+    let p = plan(
+        "routes:
+  - match: 'p(?P<v>.*)'
+    steps:
+      - answer
+      - send_dtmf: '{v}'
+      - send_dtmf: '{v}9'
+",
+    );
+    let mut call = FakeCall::new(None);
+    run_user(&p, "p", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        ["0 answer", "0 send_dtmf 9 100ms/100ms", "200 hangup normal"],
+        "an empty value sends nothing"
+    );
+    let mut call = FakeCall::new(None);
+    run_user(&p, "p1-b x", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 send_dtmf 1B 100ms/100ms",
+            "400 send_dtmf 1B9 100ms/100ms",
+            "1000 hangup normal"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_dtmf_caller_hangs_up_while_keys_go_out() {
+    let p = one("      - send_dtmf: '123456'
+      - play: goodbye
+");
+    let mut call = FakeCall::new(Some(Duration::from_millis(700)));
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 send_dtmf 123456 100ms/100ms",
+            "700 caller-bye"
+        ]
+    );
+}
+
 /// A call that implements only the required methods: the new steps fail cleanly, the old ones work.
 struct OldCall(FakeCall);
 
@@ -1115,6 +1212,10 @@ async fn default_methods_fail_as_not_supported() {
         call.0.entries(),
         ["0 answer", "0 play welcome", "1000 hangup"]
     );
+    let p = one("      - send_dtmf: '1'\n");
+    let mut call = OldCall(FakeCall::new(None));
+    let out = run(&p.routes[0], &prompts(), &mut call).await;
+    assert_eq!(out, Outcome::Failed("not supported by this call".into()));
 }
 
 // ---------------------------------------------------------------- the demo dialplan, with its real prompts

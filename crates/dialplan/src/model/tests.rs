@@ -463,3 +463,80 @@ fn timezone_is_an_iana_name_or_a_utc_offset_not_both() {
         ["x.yaml:1:1: unknown key 'timzone' in the dialplan (did you mean 'timezone'?)"]
     );
 }
+
+#[test]
+fn send_dtmf_short_and_long_forms_with_defaults() {
+    let plan = Dialplan::parse(
+        "x.yaml",
+        "routes:
+  - match: 'p(?P<pin>[0-9]+)'
+    steps:
+      - send_dtmf: '1234#'
+      - send_dtmf: {digits: '{pin}#', duration: 250ms, gap: 1s}
+      - send_dtmf: {digits: '*9ABCD0', gap: 40ms}
+",
+        None,
+    )
+    .expect("valid");
+    let s = &plan.routes[0].steps;
+    assert_eq!(
+        s[0],
+        Step::SendDtmf(SendDtmf {
+            digits: Template::text("1234#"),
+            duration: Duration::from_millis(100),
+            gap: Duration::from_millis(100),
+        })
+    );
+    assert_eq!(
+        s[1],
+        Step::SendDtmf(SendDtmf {
+            digits: Template(vec![Part::Var("pin".into()), Part::Text("#".into())]),
+            duration: Duration::from_millis(250),
+            gap: Duration::from_secs(1),
+        })
+    );
+    let Step::SendDtmf(third) = &s[2] else {
+        panic!("{:?}", s[2])
+    };
+    assert_eq!(
+        (third.duration, third.gap),
+        (Duration::from_millis(100), Duration::from_millis(40))
+    );
+}
+
+#[test]
+fn send_dtmf_errors_at_their_position() {
+    let e = errors(
+        "routes:
+  - match: a
+    steps:
+      - send_dtmf: '12x4'
+      - send_dtmf: {digits: '1', duration: 20ms}
+      - send_dtmf: {digits: '1', duration: 2s, gap: 6s}
+      - send_dtmf: {digits: '#', duration: fast}
+      - send_dtmf: 1234
+      - send_dtmf: {duration: 100ms}
+      - send_dtmf: {digits: '{nope}1', gpa: 100ms}
+      - send_dtmf: ''
+      - send_dtmf
+      - sned_dtmf: '1'
+",
+    );
+    assert_eq!(
+        e,
+        [
+            "x.yaml:4:20: send_dtmf: 'x' is not a DTMF key (0-9, *, #, A-D)",
+            "x.yaml:5:44: send_dtmf duration must be between 40ms and 1s, found 20ms",
+            "x.yaml:6:44: send_dtmf duration must be between 40ms and 1s, found 2s",
+            "x.yaml:6:53: send_dtmf gap must be between 40ms and 5s, found 6s",
+            "x.yaml:7:44: send_dtmf duration: invalid duration 'fast' (write e.g. 500ms, 5s, 2m)",
+            "x.yaml:8:20: send_dtmf keys must be quoted, e.g. '0123#' (a bare number loses its leading zeros)",
+            "x.yaml:9:20: send_dtmf needs 'digits'",
+            "x.yaml:10:29: undefined variable 'nope' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)",
+            "x.yaml:10:40: unknown key 'gpa' in send_dtmf (did you mean 'gap'?)",
+            "x.yaml:11:20: send_dtmf needs at least one key",
+            "x.yaml:12:9: step 'send_dtmf' needs a value, e.g. 'send_dtmf: \"1234#\"'",
+            "x.yaml:13:9: unknown step 'sned_dtmf' (did you mean 'send_dtmf'?)",
+        ]
+    );
+}
