@@ -14,6 +14,7 @@ use chorus_dialplan::{
 };
 use chorus_rtp::codec::Codec;
 use chorus_rtp::conference::room::JoinError;
+use chorus_rtp::dtmf::rfc4733::SendError;
 use chorus_rtp::dtmf::{DtmfEvent, DtmfStream};
 use chorus_rtp::ports::MediaSocket;
 use chorus_rtp::session::SessionConfig;
@@ -740,6 +741,41 @@ impl CallMedia for RtpCall {
                 return Ok(false);
             }
             self.silent_tick().await?;
+        }
+    }
+
+    async fn send_dtmf(
+        &mut self,
+        digits: &str,
+        duration: Duration,
+        gap: Duration,
+    ) -> Result<(), MediaError> {
+        if self.stream.is_none() {
+            self.answer().await?;
+        }
+        let mut rest = digits.chars().peekable();
+        loop {
+            let Some(stream) = self.stream.as_mut() else {
+                return Err(MediaError::Failed("media not started".into()));
+            };
+            // The stream holds a bounded queue; the rest waits for room.
+            while let Some(&k) = rest.peek() {
+                match stream.queue_dtmf(k, duration, gap) {
+                    Ok(()) => {
+                        rest.next();
+                    }
+                    Err(SendError::QueueFull) => break,
+                    Err(e) => return Err(MediaError::Failed(format!("send_dtmf: {e}"))),
+                }
+            }
+            if rest.peek().is_none() && !stream.is_sending_dtmf() {
+                tracing::debug!(call_id = %self.call_id, %digits, events = stream.sends_dtmf_events(), "dtmf sent");
+                return Ok(());
+            }
+            // Silence under the keys: the stream writes their tones into it or sends events instead.
+            self.tick(false).await?;
+            self.frame.fill(0);
+            self.send_frame().await?;
         }
     }
 
