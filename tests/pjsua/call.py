@@ -8,7 +8,13 @@ those keys --dtmf-at seconds after media is up, as RFC 2833/4733 events or as SI
 For menus that need keys at several moments, repeat --dtmf-at T:KEYS (e.g. --dtmf-at 0.5:2 --dtmf-at 3.5:#):
 each group is dialled T seconds after media is up; "dtmf_sent" is every key dialled, in order, and
 "dtmf_times" lists [seconds after media, keys] as actually sent.
---clock-rate 16000 runs the media (and so the recorder) at 16 kHz for wideband codecs. Prints one JSON line:
+--clock-rate 16000 runs the media (and so the recorder) at 16 kHz for wideband codecs.
+
+Keys the far end sends us: with --report-dtmf, "dtmf_received" is every key PJSUA reported by
+Call.onDtmfDigit, in order, and "dtmf_events" every Call.onDtmfEvent as {"digit", "at" (seconds after media
+was up), "duration_ms", "end" (the event's end rather than its start or an update), "method"}.
+--no-telephone-event takes telephone-event out of our SDP offer (Call.onCallSdpCreated), so the far end
+can only send keys as tones in the audio (record them with --record). Prints one JSON line:
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
 
@@ -45,6 +51,10 @@ RESULT = {
     "dtmf_sent": None,
     "error": None,
 }
+
+# pjmedia_stream_dtmf_event_flags (pjmedia/stream.h), not exported by the Python binding.
+DTMF_IS_UPDATE = 1
+DTMF_IS_END = 2
 
 
 def finish(code):
@@ -112,6 +122,46 @@ class Call(pj.Call):
         self.player = None
         self.recorder = None
         self.media_at = None
+
+    def onCallSdpCreated(self, prm):
+        if not self.args.no_telephone_event or prm.remSdp.wholeSdp:
+            return
+        # Our offer: drop telephone-event's payload types from the m= line and their attributes.
+        sdp = prm.sdp.wholeSdp
+        lines = sdp.replace("\r\n", "\n").split("\n")
+        events = set()
+        for line in lines:
+            if line.startswith("a=rtpmap:") and "telephone-event/" in line:
+                events.add(line[len("a=rtpmap:"):].split()[0])
+        out = []
+        for line in lines:
+            if line.startswith("m=audio "):
+                parts = line.split(" ")
+                line = " ".join(parts[:3] + [p for p in parts[3:] if p not in events])
+            elif any(line.startswith("a=%s:%s " % (a, pt)) or line == "a=%s:%s" % (a, pt)
+                     for a in ("rtpmap", "fmtp") for pt in events):
+                continue
+            out.append(line)
+        prm.sdp.wholeSdp = "\r\n".join(out)
+        RESULT["offered_telephone_event"] = False
+
+    def onDtmfDigit(self, prm):
+        if not self.args.report_dtmf:
+            return
+        RESULT["dtmf_received"] = (RESULT.get("dtmf_received") or "") + prm.digit
+
+    def onDtmfEvent(self, prm):
+        if not self.args.report_dtmf:
+            return
+        at = None if self.media_at is None else round(time.monotonic() - self.media_at, 3)
+        RESULT.setdefault("dtmf_events", []).append({
+            "digit": prm.digit,
+            "at": at,
+            "duration_ms": int(prm.duration),
+            "end": bool(prm.flags & DTMF_IS_END),
+            "update": bool(prm.flags & DTMF_IS_UPDATE),
+            "method": int(prm.method),
+        })
 
     def onCallState(self, prm):
         ci = self.getInfo()
@@ -248,6 +298,10 @@ def main():
         help="seconds after media is up to dial --dtmf (default 1.0); or SECONDS:KEYS, repeatable",
     )
     ap.add_argument("--rtp-port", type=int, default=0, help="first local RTP port (0: any)")
+    ap.add_argument("--report-dtmf", action="store_true",
+                    help='report keys the far end sends ("dtmf_received", "dtmf_events")')
+    ap.add_argument("--no-telephone-event", action="store_true",
+                    help="offer no telephone-event (keys can then only come as tones in the audio)")
     ap.add_argument(
         "--follow-transfer",
         type=float,
@@ -256,6 +310,9 @@ def main():
     ap.add_argument("--log-level", type=int, default=1)
     args = ap.parse_args()
     schedule = dtmf_schedule(args, ap)
+    if args.report_dtmf:
+        RESULT["dtmf_received"] = ""
+        RESULT["dtmf_events"] = []
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(args.seconds + (args.follow_transfer or 0)) + 15)
