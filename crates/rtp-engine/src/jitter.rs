@@ -152,6 +152,7 @@ struct Clock {
 /// The jitter buffer of one received stream. See the [module docs](self).
 #[derive(Debug)]
 pub struct JitterBuffer {
+    cfg: JitterConfig,
     frame: u32,
     /// Frames of playout delay.
     delay_frames: u32,
@@ -170,6 +171,19 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
+    /// The configuration it was made with.
+    pub fn config(&self) -> JitterConfig {
+        self.cfg
+    }
+
+    /// The playout delay in use: the configured depth rounded up to whole frames, clamped.
+    pub fn delay(&self) -> Duration {
+        let units = u64::from(self.delay_frames) * u64::from(self.frame);
+        Duration::from_nanos(
+            units * 1_000_000_000 / u64::from(self.cfg.clock_rate.clamp(1, 1 << 24)),
+        )
+    }
+
     /// An empty buffer with all its slots allocated.
     pub fn new(cfg: JitterConfig) -> JitterBuffer {
         // Bounded so that frame arithmetic stays in i32 whatever the caller passes.
@@ -192,6 +206,7 @@ impl JitterBuffer {
             })
             .collect();
         JitterBuffer {
+            cfg,
             frame,
             delay_frames,
             max_jump: clock_rate,

@@ -529,6 +529,17 @@ impl MediaStream {
         self.dtmf_tx.sends_events()
     }
 
+    /// Sets the jitter buffer's playout delay and reordering window (clamped to one frame ..=
+    /// [`crate::jitter::MAX_DEPTH`]). Call before media flows: the buffer starts over empty.
+    pub fn set_jitter_depth(&mut self, depth: Duration) {
+        if let Some(jb) = self.jitter.as_mut() {
+            *jb = JitterBuffer::new(JitterConfig {
+                depth,
+                ..jb.config()
+            });
+        }
+    }
+
     /// How RTCP goes to the peer, as negotiated: multiplexed on the RTP port (RFC 5761; also adopted on
     /// its own when the peer's reports arrive there), or to `remote` (its `a=rtcp`, RFC 3605, or the RTP
     /// port + 1).

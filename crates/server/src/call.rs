@@ -73,6 +73,8 @@ pub struct CallSetup {
     pub recordings: PathBuf,
     /// Hang up after this long without RTP (not while on hold).
     pub rtp_timeout: Option<Duration>,
+    /// Jitter buffer depth.
+    pub jitter: Duration,
     /// Caller and callee, for recording sidecars.
     pub from: String,
     /// The callee as addressed.
@@ -140,6 +142,7 @@ struct RtpCall {
     held: bool,
     /// Hang up after this long without RTP (not while on hold).
     rtp_timeout: Option<Duration>,
+    jitter: Duration,
     /// Since when RTP silence counts: the media start, or the end of the last hold.
     rtp_since: std::time::Instant,
     /// Received audio not yet echoed.
@@ -191,6 +194,7 @@ impl RtpCall {
             ended: false,
             held: false,
             rtp_timeout: s.rtp_timeout,
+            jitter: s.jitter,
             rtp_since: std::time::Instant::now(),
             rx: VecDeque::new(),
             frame: Vec::new(),
@@ -236,6 +240,7 @@ impl RtpCall {
         let held = matches!(n.direction, Direction::RecvOnly | Direction::Inactive);
         let mut stream = MediaStream::new(socket, cfg, std::time::Instant::now());
         stream.set_rtcp(n.rtcp_mux, n.remote_rtcp);
+        stream.set_jitter_depth(self.jitter);
         stream.set_sending(!held && !self.held);
         self.held |= held;
         self.frame = vec![0; stream.samples_per_frame()];

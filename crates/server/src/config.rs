@@ -29,6 +29,8 @@ pub struct Config {
     /// An answered call from which no RTP has come for this long (and that is not on hold) is hung up;
     /// None: never.
     pub rtp_timeout: Option<std::time::Duration>,
+    /// Jitter buffer playout delay and reordering window, 20 ms to 1 s.
+    pub jitter: std::time::Duration,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             // Wideband first when the peer has it; Opus and L16 only when configured.
             codecs: vec!["G722".into(), "PCMU".into(), "PCMA".into()],
             rtp_timeout: Some(std::time::Duration::from_secs(30)),
+            jitter: chorus_rtp::stream::JITTER_DEPTH,
         }
     }
 }
@@ -73,6 +76,8 @@ pub struct FileConfig {
     pub codecs: Option<Vec<String>>,
     /// `rtp_timeout: 30` (seconds; 0 turns it off)
     pub rtp_timeout: Option<u64>,
+    /// `jitter_ms: 60`
+    pub jitter_ms: Option<u64>,
 }
 
 /// Flags given on the command line (all optional).
@@ -109,6 +114,9 @@ pub struct Flags {
     /// [default: 30]
     #[arg(long, value_name = "SECS")]
     pub rtp_timeout: Option<u64>,
+    /// Jitter buffer depth: playout delay and reordering window, 20-1000 ms [default: 60]
+    #[arg(long, value_name = "MS")]
+    pub jitter_ms: Option<u64>,
 }
 
 /// A configuration problem, reported before anything starts.
@@ -206,6 +214,15 @@ impl Config {
             }
             c.codecs = codecs;
         }
+        if let Some(ms) = flags.jitter_ms.or(file.jitter_ms) {
+            if !(20..=1000).contains(&ms) {
+                return Err(ConfigError::Invalid {
+                    key: "jitter-ms",
+                    reason: format!("{ms} is outside 20-1000 (milliseconds)"),
+                });
+            }
+            c.jitter = std::time::Duration::from_millis(ms);
+        }
         if let Some(secs) = flags.rtp_timeout.or(file.rtp_timeout) {
             c.rtp_timeout = (secs > 0).then(|| std::time::Duration::from_secs(secs));
         }
@@ -247,6 +264,7 @@ mod tests {
         assert_eq!(c.recordings, PathBuf::from("recordings"));
         assert_eq!(c.call_log, PathBuf::from("recordings/calls.jsonl"));
         assert_eq!(c.rtp_timeout, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(c.jitter, std::time::Duration::from_millis(60));
     }
 
     #[test]
@@ -276,6 +294,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.rtp_timeout, Some(std::time::Duration::from_secs(5)));
+        let jitter = |ms| {
+            Config::resolve(&Flags {
+                jitter_ms: Some(ms),
+                ..flags.clone()
+            })
+        };
+        assert_eq!(
+            jitter(200).unwrap().jitter,
+            std::time::Duration::from_millis(200)
+        );
+        let err = jitter(5).unwrap_err().to_string();
+        assert!(
+            err.contains("jitter-ms") && err.contains("20-1000"),
+            "{err}"
+        );
         std::fs::write(&file, "sip: 127.0.0.1:5070\nsipp: x\n").unwrap();
         let err = Config::resolve(&flags).unwrap_err().to_string();
         assert!(err.contains("c.yaml:2:"), "{err}");

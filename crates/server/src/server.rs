@@ -596,6 +596,7 @@ impl Server {
             vars: route_vars,
             recordings: self.config.recordings.clone(),
             rtp_timeout: self.config.rtp_timeout,
+            jitter: self.config.jitter,
             from: record.from.clone(),
             to: record.to.clone(),
             rooms: self.rooms.clone(),
