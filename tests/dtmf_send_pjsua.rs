@@ -207,12 +207,18 @@ fn keys_reach_pjsua_as_rfc4733_events() {
     let (result, audio, line) = call("send-keys", "PCMU", &[]);
     check_events(&result, &audio, "1234#", 100, 100);
     assert_eq!(line["rtp"]["codec"], "PCMU", "{line}");
+    assert_eq!(
+        line["dtmf_sent"], "1234#",
+        "sent keys in the call log: {line}"
+    );
+    assert_eq!(line["dtmf"], "", "none received: {line}");
 }
 
 #[test]
 fn keys_from_a_variable_reach_pjsua_as_rfc4733_events_in_g722() {
-    let (result, audio, _) = call("send-pin-42", "G722", &["--clock-rate", "16000"]);
+    let (result, audio, line) = call("send-pin-42", "G722", &["--clock-rate", "16000"]);
     check_events(&result, &audio, "42#", 60, 140);
+    assert_eq!(line["dtmf_sent"], "42#", "{line}");
 }
 
 #[test]

@@ -117,6 +117,7 @@ pub async fn run(setup: CallSetup) {
     }
     let report = CallReport {
         dtmf: call.dtmf.digits().to_string(),
+        dtmf_sent: call.dtmf_sent.clone(),
         vars,
         recordings: std::mem::take(&mut call.recordings),
         errors: std::mem::take(&mut call.errors),
@@ -153,6 +154,8 @@ struct RtpCall {
     dtmf: DtmfStream,
     /// Keys not yet consumed by the dialplan, oldest first.
     keys: VecDeque<char>,
+    /// Keys we sent (`send_dtmf`), in order, for the call log (bounded).
+    dtmf_sent: String,
     /// The outcome of a transfer in progress.
     transfer_result: Option<bool>,
     /// Its latest progress (202 for an accepted REFER, then the new call's provisional statuses).
@@ -200,6 +203,7 @@ impl RtpCall {
             frame: Vec::new(),
             dtmf: DtmfStream::new(),
             keys: VecDeque::new(),
+            dtmf_sent: String::new(),
             transfer_result: None,
             transfer_progress: None,
             recordings_dir: s.recordings,
@@ -768,6 +772,9 @@ impl CallMedia for RtpCall {
                 match stream.queue_dtmf(k, duration, gap) {
                     Ok(()) => {
                         rest.next();
+                        if self.dtmf_sent.len() < 256 {
+                            self.dtmf_sent.push(k);
+                        }
                     }
                     Err(SendError::QueueFull) => break,
                     Err(e) => return Err(MediaError::Failed(format!("send_dtmf: {e}"))),

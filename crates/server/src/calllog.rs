@@ -50,6 +50,10 @@ pub struct CallRecord {
     /// ARCHITECTURE.md format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transfer: Option<TransferRecord>,
+    /// Keys the dialplan sent to the caller (`send_dtmf`), in order (absent when none). An extension of
+    /// the ARCHITECTURE.md format.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub dtmf_sent: String,
 }
 
 /// The call log's `transfer` object.

@@ -51,6 +51,8 @@ pub enum Command {
 pub struct CallReport {
     /// Every key press, once each, in order.
     pub dtmf: String,
+    /// Keys the dialplan sent (`send_dtmf`), in order.
+    pub dtmf_sent: String,
     /// The dialplan's variables.
     pub vars: Vars,
     /// Recordings, relative to the recordings directory.
@@ -508,6 +510,7 @@ impl Server {
             rtp: None,
             errors: Vec::new(),
             transfer: None,
+            dtmf_sent: String::new(),
         };
         let user = ic.request_uri.user().unwrap_or_default().to_string();
         let reject =
@@ -658,6 +661,7 @@ impl Server {
                     return;
                 };
                 entry.record.dtmf = report.dtmf;
+                entry.record.dtmf_sent = report.dtmf_sent;
                 entry.record.vars = report.vars.into_iter().collect();
                 entry.record.recordings = report.recordings;
                 entry.record.rtp = report.rtp;
