@@ -8,7 +8,8 @@
 #                                                          plays of g711a.pcap) that all CALLS are up for SECONDS,
 #                                                          and the steady-state CPU is sampled over those SECONDS
 #   bash benches/load.sh play  [CALLS=500] [RATE=50]       CALLS concurrent PCMU calls all playing `hello` 10 times
-#                                                          (~36 s, route `play`), RTP from Chorus only
+#                                                          (~36 s, route `play`), RTP from Chorus only;
+#                                                          CODEC=G722 (or PCMA) makes the callers offer that codec
 #   bash benches/load.sh conf  [ROOMS=50] [MEMBERS=6] [SECONDS=60] [RATE=50]
 #                                                          ROOMS conference rooms (conf-1..conf-ROOMS) of MEMBERS
 #                                                          PCMA callers each sending RTP for ~SECONDS
@@ -131,6 +132,18 @@ case "$mode" in
         "$scenario_file" >"$work/$scenario"
       scenario_file=$work/$scenario
       echo "echo: $plays plays of g711a.pcap per call (~$(python3 -c "print(round($plays * 7.1))") s)" >&2
+    fi
+    if [ "$mode" = play ] && [ "${CODEC:-PCMU}" != PCMU ]; then
+      # The listening callers offer another codec, so Chorus encodes the prompt in it.
+      case "$CODEC" in
+        G722) pt=9; map="G722/8000" ;;
+        PCMA) pt=8; map="PCMA/8000" ;;
+        *) echo "CODEC: PCMU, PCMA or G722" >&2; exit 2 ;;
+      esac
+      sed -e "s|RTP/AVP 0 101|RTP/AVP $pt 101|" -e "s|a=rtpmap:0 PCMU/8000|a=rtpmap:$pt $map|" \
+        "$scenario_file" >"$work/$scenario"
+      scenario_file=$work/$scenario
+      echo "play: callers offer $CODEC only" >&2
     fi
     if command -v tcpdump >/dev/null; then
       tcpdump -i lo -n -s 64 -w "$work/rtp.pcap" "udp and src portrange 20000-29999" 2>/dev/null &
