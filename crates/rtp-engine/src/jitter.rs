@@ -176,14 +176,6 @@ impl JitterBuffer {
         self.cfg
     }
 
-    /// The playout delay in use: the configured depth rounded up to whole frames, clamped.
-    pub fn delay(&self) -> Duration {
-        let units = u64::from(self.delay_frames) * u64::from(self.frame);
-        Duration::from_nanos(
-            units * 1_000_000_000 / u64::from(self.cfg.clock_rate.clamp(1, 1 << 24)),
-        )
-    }
-
     /// An empty buffer with all its slots allocated.
     pub fn new(cfg: JitterConfig) -> JitterBuffer {
         // Bounded so that frame arithmetic stays in i32 whatever the caller passes.
