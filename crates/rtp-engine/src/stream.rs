@@ -447,27 +447,16 @@ impl MediaStream {
 
     /// Sends one frame through the digit player: its event packets, then the audio unless withheld.
     fn send_with_digits(&mut self, due: Instant, frame: &mut [i16]) -> io::Result<()> {
+        self.socket.usable()?;
         let timestamp = self.session.next_timestamp();
         let action = self.dtmf_tx.on_frame(due, timestamp, frame);
-        let socket = self.socket.usable()?;
         let target = self.session.send_target().filter(|_| self.sending);
         while let Some(ev) = self.dtmf_tx.poll_packet() {
             // On hold or without a peer the events are lost like the audio; the schedule goes on.
             let Some(target) = target else { continue };
             self.session.packetize_event(&ev, &mut self.send_buf);
-            match socket.try_send_to(&self.send_buf, target) {
-                Ok(n) => {
-                    self.session.on_sent(n);
-                    let now = tokio::time::Instant::now().into_std();
-                    // The media clock's timestamp, not the event's start: RTCP maps it to `now`.
-                    self.rtcp
-                        .on_rtp_sent(now, timestamp, self.send_buf.len().saturating_sub(12));
-                }
-                Err(e) => {
-                    tracing::trace!(error = %e, %target, "rtp event send failed");
-                    self.session.on_send_error();
-                }
-            }
+            // The media clock's timestamp, not the event's start: RTCP maps it to `now`.
+            self.transmit(target, timestamp)?;
         }
         match action {
             FrameAction::Withhold => {
@@ -480,7 +469,7 @@ impl MediaStream {
 
     /// Sends `pcm` as one audio packet (see [`MediaStream::send_frame`]).
     fn send_audio(&mut self, pcm: &[i16]) -> io::Result<()> {
-        let socket = self.socket.usable()?;
+        self.socket.usable()?;
         let target = match self.session.send_target() {
             Some(t) if self.sending => t,
             _ => {
@@ -490,6 +479,13 @@ impl MediaStream {
         };
         let timestamp = self.session.next_timestamp();
         self.session.packetize(pcm, &mut self.send_buf);
+        self.transmit(target, timestamp)
+    }
+
+    /// Sends the packet in `send_buf` to `target` and counts it for the session and RTCP (`timestamp`:
+    /// the media clock's RTP timestamp of this frame). A refused send is counted, not returned.
+    fn transmit(&mut self, target: SocketAddr, timestamp: u32) -> io::Result<()> {
+        let socket = self.socket.usable()?;
         // try_send_to: a UDP send either fits the socket buffer now or the packet is late anyway.
         match socket.try_send_to(&self.send_buf, target) {
             Ok(n) => {
