@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::audio::Audio;
-use common::{free_sip_port, pjsua_call_args, Chorus, PjCall};
+use common::{assert_refer_logged, free_sip_port, pjsua_follow_refer, Chorus};
 use kamailio::{Kamailio, Upstream};
 
 /// RMS above which a 20 ms frame counts as speech (as in tests/dialplan_ivr.rs).
@@ -51,25 +51,7 @@ fn refer_through_the_proxy_moves_the_caller_to_echo() {
     let (chorus, proxy) = start();
     let dir = common::scratch_dir("kamailio-xfer");
     let heard = dir.join("heard.wav");
-    let result = pjsua_call_args(
-        proxy.sip_addr(),
-        &PjCall {
-            user: "xfer",
-            play: None,
-            record: &heard,
-            seconds: 8.0,
-            wait_bye: true,
-            codec: Some("PCMU"),
-        },
-        &["--follow-transfer", "3"],
-    );
-    eprintln!("call.py: {result}");
-    assert_eq!(result["connected"], true, "{result}");
-    assert!(result["error"].is_null(), "{result}");
-    assert_eq!(
-        result["remote_bye"], true,
-        "Chorus hangs up the first call once the new one is answered: {result}"
-    );
+    let result = pjsua_follow_refer(proxy.sip_addr(), "xfer", &heard, 8.0);
     let xfer = &result["transfer"];
     let target = format!("sip:echo@{}", proxy.sip_addr());
     assert!(
@@ -78,7 +60,6 @@ fn refer_through_the_proxy_moves_the_caller_to_echo() {
             .is_some_and(|t| t.contains(&target)),
         "REFER with Refer-To {target}: {result}"
     );
-    assert_eq!(xfer["created"], true, "PJSUA placed the new call: {result}");
     assert_eq!(
         xfer["connected"], true,
         "the transferred call reached the echo route: {result}"
@@ -96,11 +77,7 @@ fn refer_through_the_proxy_moves_the_caller_to_echo() {
     assert_eq!(first["status"], 200, "{first}");
     assert!(first["answered_at"].is_string(), "{first}");
     assert_eq!(first["end_reason"], "transferred", "{first}");
-    let t = &first["transfer"];
-    assert_eq!(t["to"], target.as_str(), "{first}");
-    assert_eq!(t["mode"], "refer", "{first}");
-    assert_eq!(t["result"], "transferred", "{first}");
-    assert_eq!(t["status"], 200, "the NOTIFY's sipfrag: {first}");
+    assert_refer_logged(first, &target, "transferred", 200);
     let second = line_of(&log, &"echo".into());
     assert_eq!(second["status"], 200, "{second}");
     assert_eq!(second["end_reason"], "caller_bye", "{second}");
@@ -184,21 +161,7 @@ fn failed_transfer_through_the_proxy_goes_on_with_the_dialplan() {
     let (chorus, proxy) = start();
     let dir = common::scratch_dir("kamailio-xfer-fail");
     let heard = dir.join("heard.wav");
-    let result = pjsua_call_args(
-        proxy.sip_addr(),
-        &PjCall {
-            user: "xfer-fail",
-            play: None,
-            record: &heard,
-            seconds: 12.0,
-            wait_bye: true,
-            codec: Some("PCMU"),
-        },
-        &["--follow-transfer", "3"],
-    );
-    eprintln!("call.py: {result}");
-    assert_eq!(result["connected"], true, "{result}");
-    assert!(result["error"].is_null(), "{result}");
+    let result = pjsua_follow_refer(proxy.sip_addr(), "xfer-fail", &heard, 12.0);
     let xfer = &result["transfer"];
     let target = format!("sip:nobody@{}", proxy.sip_addr());
     assert!(
@@ -207,13 +170,8 @@ fn failed_transfer_through_the_proxy_goes_on_with_the_dialplan() {
             .is_some_and(|t| t.contains(&target)),
         "PJSUA got the REFER with Refer-To {target}: {result}"
     );
-    assert_eq!(xfer["created"], true, "PJSUA placed the new call: {result}");
     assert_eq!(xfer["connected"], false, "{result}");
     assert_eq!(xfer["status"], 404, "nobody has no route: {result}");
-    assert_eq!(
-        result["remote_bye"], true,
-        "Chorus hung up the first call after the greeting: {result}"
-    );
 
     let log = chorus.wait_call_log(2, Duration::from_secs(5));
     assert_eq!(log.len(), 2, "{log:#?}");
@@ -224,14 +182,8 @@ fn failed_transfer_through_the_proxy_goes_on_with_the_dialplan() {
         "the new call failed (NOTIFY with SIP/2.0 404), so the first call was not transferred: {first}"
     );
     assert_eq!(first["end_reason"], "server_bye", "{first}");
-    let t = &first["transfer"];
-    assert_eq!(t["to"], target.as_str(), "{first}");
-    assert_eq!(t["mode"], "refer", "{first}");
-    assert_eq!(
-        t["result"], "failed",
-        "the caller accepted the REFER but its new call failed: {first}"
-    );
-    assert_eq!(t["status"], 404, "the NOTIFY's sipfrag: {first}");
+    // The caller accepted the REFER but its new call failed.
+    assert_refer_logged(first, &target, "failed", 404);
     let nobody = line_of(&log, &serde_json::Value::Null);
     assert_eq!(nobody["status"], 404, "{nobody}");
     assert_eq!(nobody["end_reason"], "rejected", "{nobody}");

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::audio::{envelope_similarity, Audio};
-use common::{pjsua_call_args, repo_root, Chorus, PjCall};
+use common::{assert_refer_logged, pjsua_follow_refer, repo_root, Chorus};
 
 /// `tests/dialplans/transfer.yaml` with `{chorus}` set to the server's address.
 pub fn transfer_dialplan(sip: std::net::SocketAddr) -> String {
@@ -25,25 +25,7 @@ fn refer_moves_pjsua_to_the_echo_route() {
     let chorus = Chorus::start_generated(transfer_dialplan);
     let dir = common::scratch_dir("pjsua-xfer");
     let heard = dir.join("heard.wav");
-    let result = pjsua_call_args(
-        chorus.sip_addr(),
-        &PjCall {
-            user: "xfer",
-            play: None,
-            record: &heard,
-            seconds: 8.0,
-            wait_bye: true,
-            codec: Some("PCMU"),
-        },
-        &["--follow-transfer", "3"],
-    );
-    eprintln!("call.py: {result}");
-    assert_eq!(result["connected"], true, "{result}");
-    assert!(result["error"].is_null(), "{result}");
-    assert_eq!(
-        result["remote_bye"], true,
-        "Chorus hangs up the first call once the new call is answered: {result}"
-    );
+    let result = pjsua_follow_refer(chorus.sip_addr(), "xfer", &heard, 8.0);
     let xfer = &result["transfer"];
     let target = format!("sip:echo@{}", chorus.sip_addr());
     assert!(
@@ -52,7 +34,6 @@ fn refer_moves_pjsua_to_the_echo_route() {
             .is_some_and(|t| t.contains(&target)),
         "REFER with Refer-To {target}: {result}"
     );
-    assert_eq!(xfer["created"], true, "PJSUA placed the new call: {result}");
     assert_eq!(
         xfer["connected"], true,
         "the transferred call reached the echo route: {result}"
@@ -70,13 +51,7 @@ fn refer_moves_pjsua_to_the_echo_route() {
         .find(|l| l["route"] == "xfer")
         .unwrap_or_else(|| panic!("no xfer line: {log:#?}"));
     assert_eq!(first["end_reason"], "transferred", "{first}");
-    assert_eq!(first["transfer"]["to"], target.as_str(), "{first}");
-    assert_eq!(first["transfer"]["mode"], "refer", "{first}");
-    assert_eq!(first["transfer"]["result"], "transferred", "{first}");
-    assert_eq!(
-        first["transfer"]["status"], 200,
-        "the NOTIFY's sipfrag: {first}"
-    );
+    assert_refer_logged(first, &target, "transferred", 200);
     assert_eq!(first["status"], 200, "{first}");
     assert!(first["answered_at"].is_string(), "{first}");
     let second = log
@@ -94,30 +69,10 @@ fn a_transfer_whose_new_call_fails_goes_on_with_the_next_step() {
     let chorus = Chorus::start_generated(transfer_dialplan);
     let dir = common::scratch_dir("pjsua-xfer-fail");
     let heard = dir.join("heard.wav");
-    let result = pjsua_call_args(
-        chorus.sip_addr(),
-        &PjCall {
-            user: "xfer_fail",
-            play: None,
-            record: &heard,
-            seconds: 15.0,
-            wait_bye: true,
-            codec: Some("PCMU"),
-        },
-        &["--follow-transfer", "3"],
-    );
-    eprintln!("call.py: {result}");
-    assert_eq!(result["connected"], true, "{result}");
-    assert!(result["error"].is_null(), "{result}");
-    let xfer = &result["transfer"];
-    assert_eq!(xfer["created"], true, "PJSUA tried the new call: {result}");
+    let result = pjsua_follow_refer(chorus.sip_addr(), "xfer_fail", &heard, 15.0);
     assert_ne!(
-        xfer["connected"], true,
+        result["transfer"]["connected"], true,
         "the new call cannot connect: {result}"
-    );
-    assert_eq!(
-        result["remote_bye"], true,
-        "Chorus plays the greeting after the failed transfer, then hangs up: {result}"
     );
 
     // The greeting (prompts/hello.wav) follows the failed transfer on the first call.
@@ -143,11 +98,8 @@ fn a_transfer_whose_new_call_fails_goes_on_with_the_next_step() {
         first["end_reason"], "server_bye",
         "not transferred: {first}"
     );
-    assert_eq!(first["transfer"]["result"], "failed", "{first}");
-    assert_eq!(
-        first["transfer"]["status"], 404,
-        "the NOTIFY's sipfrag: {first}"
-    );
+    let nobody = format!("sip:nobody@{}", chorus.sip_addr());
+    assert_refer_logged(first, &nobody, "failed", 404);
     assert_eq!(first["status"], 200, "{first}");
     let attempt = log
         .iter()

@@ -735,3 +735,44 @@ pub fn pjsua_call_args(target: SocketAddr, call: &PjCall, extra: &[&str]) -> ser
     }
     v
 }
+
+/// A PJSUA2 call to `user` at `target` (Chorus, or a proxy in front of it) that accepts a REFER and follows
+/// it (`call.py --follow-transfer 3`), recording to `record` and waiting up to `seconds` for Chorus's BYE.
+pub fn pjsua_follow_refer(
+    target: SocketAddr,
+    user: &str,
+    record: &Path,
+    seconds: f64,
+) -> serde_json::Value {
+    let result = pjsua_call_args(
+        target,
+        &PjCall {
+            user,
+            play: None,
+            record,
+            seconds,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+        &["--follow-transfer", "3"],
+    );
+    eprintln!("call.py: {result}");
+    assert_eq!(result["connected"], true, "{result}");
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(
+        result["remote_bye"], true,
+        "Chorus hangs up the first call (once transferred, or after its next steps): {result}"
+    );
+    let xfer = &result["transfer"];
+    assert_eq!(xfer["created"], true, "PJSUA placed the new call: {result}");
+    result
+}
+
+/// The call-log line's `transfer` object: a REFER to `to` with this `result` and `status`.
+pub fn assert_refer_logged(line: &serde_json::Value, to: &str, result: &str, status: u16) {
+    let t = &line["transfer"];
+    assert_eq!(t["to"], to, "{line}");
+    assert_eq!(t["mode"], "refer", "{line}");
+    assert_eq!(t["result"], result, "{line}");
+    assert_eq!(t["status"], status, "the NOTIFY's sipfrag: {line}");
+}
