@@ -5,7 +5,8 @@
 //!   it records holds no tones (events replace the audio);
 //! - offering no telephone-event (its SDP offer edited in `Call::onCallSdpCreated`), PJSUA reports no
 //!   events, and its recording holds the keys as tone pairs: the right row and column frequencies,
-//!   about -7 dBm0 each, for the duration, with silence for the gap; in G.711 and in G.722 at 16 kHz.
+//!   about -7 dBm0 each, for the duration, with silence for the gap; in G.711 and in G.722 at 16 kHz;
+//! - `w` and `W` in the keys hold the next key back half a second and a second.
 
 mod common;
 
@@ -23,6 +24,11 @@ const ALL: [f64; 8] = [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.
 /// One PJSUA call to `user`, 3 s after media is up, reporting the keys it gets; returns its result and
 /// what it recorded.
 fn call(user: &str, codec: &str, extra: &[&str]) -> (Value, Audio, Value) {
+    call_for(user, codec, extra, 3.0)
+}
+
+/// [`call`], `seconds` after media is up.
+fn call_for(user: &str, codec: &str, extra: &[&str], seconds: f64) -> (Value, Audio, Value) {
     let chorus = Chorus::start(DIALPLAN);
     let dir = common::scratch_dir("dtmf-send");
     let heard = dir.join("heard.wav");
@@ -34,7 +40,7 @@ fn call(user: &str, codec: &str, extra: &[&str]) -> (Value, Audio, Value) {
             user,
             play: None,
             record: &heard,
-            seconds: 3.0,
+            seconds,
             wait_bye: false,
             codec: Some(codec),
         },
@@ -238,4 +244,23 @@ fn keys_reach_pjsua_as_tones_in_g722_at_16k() {
     );
     assert_eq!(audio.rate, 16000);
     check_tones(&result, &audio, "42#", 60, 140);
+}
+
+#[test]
+fn w_and_big_w_pause_between_keys() {
+    let (result, _, line) = call_for("send-pauses", "PCMU", &[], 4.5);
+    assert_eq!(result["dtmf_received"], "123", "{result}");
+    assert_eq!(line["dtmf_sent"], "123", "pauses are not keys: {line}");
+    let starts = events(&result, false);
+    assert_eq!(starts.len(), 3, "{result}");
+    // Each key takes 100 ms + 100 ms; w adds 0.5 s before 2, W adds 1 s before 3.
+    for (w, want) in starts.windows(2).zip([0.7, 1.2]) {
+        let apart = w[1].1 - w[0].1;
+        assert!(
+            (apart - want).abs() < 0.05,
+            "keys {} and {} {apart:.3} s apart, not {want}: {result}",
+            w[0].0,
+            w[1].0
+        );
+    }
 }

@@ -426,18 +426,21 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                 }
                 Step::SendDtmf(s) => {
                     let text = self.expand(&s.digits);
-                    let keys: String = text
-                        .chars()
-                        .map(|c| c.to_ascii_uppercase())
-                        .filter(|c| DTMF_KEYS.contains(*c))
-                        .collect();
-                    if keys.len() != text.chars().count() {
+                    let (parts, skipped) = dtmf_parts(&text);
+                    if skipped {
                         tracing::warn!(value = %text, "send_dtmf: skipping characters that are not keys");
                     }
-                    if !keys.is_empty() {
+                    if parts.iter().any(|p| matches!(p, DtmfPart::Keys(_))) {
                         // Like every media step: the keys go to an answered call.
                         self.answer_first().await?;
-                        self.media.send_dtmf(&keys, s.duration, s.gap).await?;
+                        for part in parts {
+                            match part {
+                                DtmfPart::Keys(keys) => {
+                                    self.media.send_dtmf(&keys, s.duration, s.gap).await?
+                                }
+                                DtmfPart::Pause(d) => self.media.pause(d).await?,
+                            }
+                        }
                     }
                 }
             }
@@ -704,6 +707,46 @@ fn say_below_thousand(n: u64, out: &mut Vec<String>) {
     if n > 0 {
         out.push(format!("number-{n}"));
     }
+}
+
+/// What a `send_dtmf` value asks for, in order.
+#[derive(Debug, PartialEq, Eq)]
+enum DtmfPart {
+    /// Keys sent one after another (upper case).
+    Keys(String),
+    /// A pause between keys.
+    Pause(Duration),
+}
+
+/// Cuts an expanded `send_dtmf` value into runs of keys and pauses (`w` half a second, `W` a second;
+/// consecutive pauses add up); says whether characters that are neither were skipped. `a`-`d` are
+/// keys `A`-`D`.
+fn dtmf_parts(text: &str) -> (Vec<DtmfPart>, bool) {
+    let mut parts: Vec<DtmfPart> = Vec::new();
+    let mut skipped = false;
+    for c in text.chars() {
+        let pause = match c {
+            'w' => Some(Duration::from_millis(500)),
+            'W' => Some(Duration::from_secs(1)),
+            _ => None,
+        };
+        match (pause, parts.last_mut()) {
+            (Some(d), Some(DtmfPart::Pause(p))) => *p += d,
+            (Some(d), _) => parts.push(DtmfPart::Pause(d)),
+            (None, last) => {
+                let key = c.to_ascii_uppercase();
+                if !DTMF_KEYS.contains(key) {
+                    skipped = true;
+                    continue;
+                }
+                match last {
+                    Some(DtmfPart::Keys(k)) => k.push(key),
+                    _ => parts.push(DtmfPart::Keys(key.to_string())),
+                }
+            }
+        }
+    }
+    (parts, skipped)
 }
 
 #[cfg(test)]

@@ -214,8 +214,9 @@ pub enum Step {
 /// The `send_dtmf` step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SendDtmf {
-    /// The keys, `0-9`, `*`, `#`, `A-D` (`digits`, a template; text written in the plan is checked, and
-    /// characters of expanded variables that are not keys are skipped).
+    /// The keys, `0-9`, `*`, `#`, `A-D`, and pauses, `w` (0.5 s) and `W` (1 s) (`digits`, a template;
+    /// text written in the plan is checked, and characters of expanded variables that are neither are
+    /// skipped).
     pub digits: Template,
     /// How long each key sounds (`duration`, default 100ms, 40ms to 1s).
     pub duration: Duration,
@@ -501,6 +502,10 @@ const STEP_NAMES: &[&str] = &[
 
 /// DTMF keys.
 pub const DTMF_KEYS: &str = "0123456789*#ABCD";
+
+/// The pause characters `send_dtmf` takes between keys: `w` waits half a second, `W` a second (as in
+/// Asterisk's SendDTMF and FreeSWITCH's send_dtmf).
+pub const SEND_DTMF_PAUSES: &str = "wW";
 
 /// Prompts `say_digits` needs.
 pub const DIGIT_PROMPTS: &[&str] = &[
@@ -1270,10 +1275,15 @@ impl<'a> Checker<'a> {
         let mut ok = true;
         for part in &digits.0 {
             if let Part::Text(t) = part {
-                if let Some(c) = t.chars().find(|c| !DTMF_KEYS.contains(*c)) {
+                if let Some(c) = t
+                    .chars()
+                    .find(|c| !DTMF_KEYS.contains(*c) && !SEND_DTMF_PAUSES.contains(*c))
+                {
                     self.err(
                         &digits_node.referenced,
-                        format!("send_dtmf: '{c}' is not a DTMF key (0-9, *, #, A-D)"),
+                        format!(
+                            "send_dtmf: '{c}' is not a DTMF key (0-9, *, #, A-D) or a pause (w, W)"
+                        ),
                     );
                     ok = false;
                     break;

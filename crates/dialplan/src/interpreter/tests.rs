@@ -1155,6 +1155,53 @@ async fn send_dtmf_skips_what_is_not_a_key() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn send_dtmf_pauses_on_w_and_big_w() {
+    let p = plan(
+        "routes:
+  - match: 'p(?P<v>.*)'
+    steps:
+      - answer
+      - send_dtmf: '9w12W#'
+      - send_dtmf: '{v}'
+",
+    );
+    let mut call = FakeCall::new(None);
+    run_user(&p, "pwwA", &mut call).await;
+    // 9 ends at 200 ms, w waits 500 ms, 12 take 400 ms, W waits 1 s, # takes 200 ms: 2300 ms. Then a
+    // variable's pauses count too, and add up.
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 send_dtmf 9 100ms/100ms",
+            "700 send_dtmf 12 100ms/100ms",
+            "2100 send_dtmf # 100ms/100ms",
+            "3300 send_dtmf A 100ms/100ms",
+            "3500 hangup normal"
+        ]
+    );
+}
+
+#[test]
+fn dtmf_parts_cut_keys_and_pauses() {
+    let ms = Duration::from_millis;
+    assert_eq!(
+        dtmf_parts("w1a-Ww#"),
+        (
+            vec![
+                DtmfPart::Pause(ms(500)),
+                DtmfPart::Keys("1A".into()),
+                DtmfPart::Pause(ms(1500)),
+                DtmfPart::Keys("#".into()),
+            ],
+            true
+        )
+    );
+    assert_eq!(dtmf_parts(""), (vec![], false));
+    assert_eq!(dtmf_parts("x"), (vec![], true));
+}
+
+#[tokio::test(start_paused = true)]
 async fn send_dtmf_caller_hangs_up_while_keys_go_out() {
     let p = one("      - send_dtmf: '123456'
       - play: goodbye

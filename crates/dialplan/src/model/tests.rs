@@ -474,6 +474,7 @@ fn send_dtmf_short_and_long_forms_with_defaults() {
       - send_dtmf: '1234#'
       - send_dtmf: {digits: '{pin}#', duration: 250ms, gap: 1s}
       - send_dtmf: {digits: '*9ABCD0', gap: 40ms}
+      - send_dtmf: '9w1234W#'
 ",
         None,
     )
@@ -502,6 +503,10 @@ fn send_dtmf_short_and_long_forms_with_defaults() {
         (third.duration, third.gap),
         (Duration::from_millis(100), Duration::from_millis(40))
     );
+    let Step::SendDtmf(fourth) = &s[3] else {
+        panic!("{:?}", s[3])
+    };
+    assert_eq!(fourth.digits, Template::text("9w1234W#"), "pauses are kept");
 }
 
 #[test]
@@ -525,7 +530,7 @@ fn send_dtmf_errors_at_their_position() {
     assert_eq!(
         e,
         [
-            "x.yaml:4:20: send_dtmf: 'x' is not a DTMF key (0-9, *, #, A-D)",
+            "x.yaml:4:20: send_dtmf: 'x' is not a DTMF key (0-9, *, #, A-D) or a pause (w, W)",
             "x.yaml:5:44: send_dtmf duration must be between 40ms and 1s, found 20ms",
             "x.yaml:6:44: send_dtmf duration must be between 40ms and 1s, found 2s",
             "x.yaml:6:53: send_dtmf gap must be between 40ms and 5s, found 6s",
