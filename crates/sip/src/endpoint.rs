@@ -178,6 +178,9 @@ pub enum EndpointError {
     /// `answer_reoffer` with no re-INVITE pending.
     #[error("no re-invite pending")]
     NoReoffer,
+    /// Early media asked for a call whose INVITE carried no SDP offer.
+    #[error("the invite had no sdp offer: no early media")]
+    NoOffer,
 }
 
 /// Counters for logs.
@@ -271,7 +274,14 @@ struct Call {
     refer_after_ack: Option<String>,
     /// Our REFER's implicit subscription is live: its NOTIFYs are taken (others get 481).
     refer_subscribed: bool,
+    /// The last provisional response sent (180, or 183 with its SDP) and when it is due again: while the
+    /// call is unanswered it is repeated every minute (RFC 3261 §13.3.1.1), so that neither a lost
+    /// provisional nor a proxy's three-minute limit ends a long early-media announcement.
+    provisional: Option<(Instant, u16, Option<Vec<u8>>)>,
 }
+
+/// How often an unanswered call's provisional response is repeated (RFC 3261 §13.3.1.1).
+const PROVISIONAL_REPEAT: Duration = Duration::from_secs(60);
 
 /// An RFC 4028 session timer of one call.
 #[derive(Clone, Copy, Debug)]
@@ -467,7 +477,11 @@ impl Endpoint {
                 break;
             }
             self.call_timers.pop();
-            self.on_session_timer(now, call);
+            match self.calls.get(&call).map(|c| c.state) {
+                Some(CallState::Early) => self.on_provisional_timer(now, call),
+                Some(_) => self.on_session_timer(now, call),
+                None => {}
+            }
         }
         while let Some(Reverse((at, id))) = self.timers.peek().copied() {
             if at > now {
@@ -530,16 +544,69 @@ impl Endpoint {
         }
     }
 
-    /// Sends 180 Ringing.
+    /// Sends 180 Ringing (repeated every minute until the call is answered or ends).
     pub fn ring(&mut self, now: Instant, call: CallHandle) -> Result<(), EndpointError> {
+        self.provisional(now, call, 180, None)
+    }
+
+    /// Sends 183 Session Progress with `sdp`, the answer to the INVITE's offer: early media, the caller
+    /// hears what we send before the call is answered (RFC 3261 §13.3.1.1 with RFC 3960's gateway
+    /// model). Repeated every minute until the call is answered or ends. Without an offer in the INVITE
+    /// there is no early media: our offer may not go in an unreliable provisional response (§13.2.1),
+    /// and we do not do 100rel, so this is refused with [`EndpointError::NoOffer`].
+    pub fn progress(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        sdp: Vec<u8>,
+    ) -> Result<(), EndpointError> {
         let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
+        if c.invite.body.is_empty() {
+            return Err(EndpointError::NoOffer);
+        }
+        self.provisional(now, call, 183, Some(sdp))
+    }
+
+    fn provisional(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: u16,
+        sdp: Option<Vec<u8>>,
+    ) -> Result<(), EndpointError> {
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::UnknownCall)?;
         if c.state != CallState::Early {
             return Err(EndpointError::WrongState(c.state.name()));
         }
-        let resp = self.dialog_response(call, 180, None);
         let id = c.invite_txn;
+        let again = now + PROVISIONAL_REPEAT;
+        c.provisional = Some((again, status, sdp.clone()));
+        self.call_timers.push(Reverse((again, call)));
+        let resp = self.dialog_response(call, status, sdp);
         self.respond(now, id, resp);
         Ok(())
+    }
+
+    /// A call timer of an unanswered call: repeat its provisional response when due.
+    fn on_provisional_timer(&mut self, now: Instant, call: CallHandle) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some((at, status, sdp)) = c.provisional.clone() else {
+            return;
+        };
+        if at > now {
+            return; // stale: a newer provisional moved the deadline, and queued it
+        }
+        let id = c.invite_txn;
+        let again = now + PROVISIONAL_REPEAT;
+        c.provisional = Some((again, status, sdp.clone()));
+        self.call_timers.push(Reverse((again, call)));
+        let resp = self.dialog_response(call, status, sdp);
+        self.respond(now, id, resp);
     }
 
     /// Answers 200 OK with `sdp` (the answer, or our offer when the INVITE had none). The 200 is repeated
@@ -832,6 +899,7 @@ impl Endpoint {
             session,
             refer_after_ack: None,
             refer_subscribed: false,
+            provisional: None,
         };
         self.calls.insert(handle, call);
         self.dialogs
