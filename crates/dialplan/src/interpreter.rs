@@ -138,6 +138,17 @@ pub trait CallMedia: Send {
     fn hangup(&mut self) -> impl Future<Output = ()> + Send;
     /// Whether the call has been answered.
     fn is_answered(&self) -> bool;
+    /// Whether media flows: the call is answered, or early media is up ([`CallMedia::progress`]).
+    fn has_media(&self) -> bool {
+        self.is_answered()
+    }
+    /// Early media: sends 183 Session Progress with the SDP answer and starts the media, so what the
+    /// next steps play reaches the caller before (or without) the answer. Returns false when the call
+    /// cannot have early media (its INVITE carried no SDP offer): 180 Ringing went instead, and media
+    /// steps answer as usual. Called only before the answer; a second call changes nothing.
+    fn progress(&mut self) -> impl Future<Output = Result<bool, MediaError>> + Send {
+        async { Err(unsupported()) }
+    }
     /// The PCM rate of the call's audio (8000 for G.711).
     fn sample_rate(&self) -> u32;
 
@@ -334,13 +345,20 @@ impl<'a, M: CallMedia> Runner<'a, M> {
         Box::pin(async move {
             match step {
                 Step::Answer => self.media.answer().await?,
+                Step::Progress => {
+                    if !self.media.is_answered() && !self.media.progress().await? {
+                        tracing::info!(
+                            "progress: no early media (the INVITE had no SDP offer); 180 sent instead"
+                        );
+                    }
+                }
                 Step::Ring(d) => {
                     self.media.ring().await?;
                     self.media.pause(*d).await?;
                 }
                 Step::Pause(d) => self.media.pause(*d).await?,
                 Step::Play(p) => {
-                    self.answer_first().await?;
+                    self.media_first().await?;
                     for name in &p.prompts {
                         let prompt = self.prompt(name)?;
                         if p.barge_in {
@@ -432,7 +450,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                     }
                     if parts.iter().any(|p| matches!(p, DtmfPart::Keys(_))) {
                         // Like every media step: the keys go to an answered call.
-                        self.answer_first().await?;
+                        self.media_first().await?;
                         for part in parts {
                             match part {
                                 DtmfPart::Keys(keys) => {
@@ -448,8 +466,20 @@ impl<'a, M: CallMedia> Runner<'a, M> {
         })
     }
 
+    /// Answers unless answered: for the steps that need an answered call (`echo`, `record`,
+    /// `conference`).
     async fn answer_first(&mut self) -> Result<(), MediaError> {
         if self.media.is_answered() {
+            Ok(())
+        } else {
+            self.media.answer().await
+        }
+    }
+
+    /// Answers unless media already flows (answered, or early media after `progress`): for the steps
+    /// that play or listen.
+    async fn media_first(&mut self) -> Result<(), MediaError> {
+        if self.media.has_media() {
             Ok(())
         } else {
             self.media.answer().await
@@ -466,7 +496,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
         if names.is_empty() {
             return Ok(());
         }
-        self.answer_first().await?;
+        self.media_first().await?;
         for name in names {
             let p = self.prompt(name)?;
             self.media.play(&p).await?;
@@ -476,7 +506,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
 
     /// Plays prompts with barge-in; true when a key stopped them (it is still buffered).
     async fn play_barge_in(&mut self, names: &[String]) -> Result<bool, MediaError> {
-        self.answer_first().await?;
+        self.media_first().await?;
         for name in names {
             let p = self.prompt(name)?;
             if self.media.play_until_digit(&p).await?.is_some() {
@@ -532,7 +562,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
             return Err(MediaError::Failed(format!("undefined menu '{name}'")));
         };
         let menu: &'a Menu = menu;
-        self.answer_first().await?;
+        self.media_first().await?;
         for attempt in 0..menu.tries {
             if attempt > 0 {
                 self.flush_digits().await?;
@@ -556,7 +586,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
     }
 
     async fn collect(&mut self, c: &Collect) -> Res {
-        self.answer_first().await?;
+        self.media_first().await?;
         for attempt in 0..c.tries {
             if attempt > 0 {
                 self.flush_digits().await?;

@@ -177,6 +177,10 @@ pub enum Step {
     Answer,
     /// `ring: 2s`: send 180 Ringing and wait this long before the next step.
     Ring(Duration),
+    /// `progress`: early media (183 Session Progress with the SDP answer). The steps after it that play
+    /// or listen run without answering the call, so a caller can hear an announcement and then get a
+    /// refusal (`hangup: not_found`) without the call ever being answered.
+    Progress,
     /// `play`: play prompts one after another.
     Play(Play),
     /// `say_digits: "{account}"`: speak each character (0-9, `*`, `#`) with the `digit-N` prompts.
@@ -480,6 +484,7 @@ pub struct Switch {
 
 const STEP_NAMES: &[&str] = &[
     "answer",
+    "progress",
     "ring",
     "play",
     "say_digits",
@@ -887,6 +892,11 @@ impl<'a> Checker<'a> {
             }),
             "answer" => {
                 self.err(&at, "step 'answer' takes no value");
+                None
+            }
+            "progress" if arg_null => Some(Step::Progress),
+            "progress" => {
+                self.err(&at, "step 'progress' takes no value");
                 None
             }
             "echo" | "echo_for" => {

@@ -22,6 +22,10 @@ struct FakeCall {
     record_fails: bool,
     room_full: bool,
     transfer_ok: bool,
+    /// Early media is up (`progress`).
+    early: bool,
+    /// The INVITE had no SDP offer: `progress` cannot give early media.
+    late_offer: bool,
 }
 
 impl FakeCall {
@@ -38,6 +42,8 @@ impl FakeCall {
             record_fails: false,
             room_full: false,
             transfer_ok: true,
+            early: false,
+            late_offer: false,
         }
     }
 
@@ -119,6 +125,19 @@ impl CallMedia for FakeCall {
     }
     fn is_answered(&self) -> bool {
         self.answered
+    }
+    fn has_media(&self) -> bool {
+        self.answered || self.early
+    }
+    async fn progress(&mut self) -> Result<bool, MediaError> {
+        assert!(!self.answered, "progress only before the answer");
+        if self.late_offer {
+            self.note("ring");
+            return Ok(false);
+        }
+        self.early = true;
+        self.note("progress");
+        Ok(true)
     }
     fn sample_rate(&self) -> u32 {
         8000
@@ -507,6 +526,75 @@ fn number_words() {
     assert_eq!(w("1000000000"), None);
     assert_eq!(w("12a"), None);
     assert_eq!(w(""), None);
+}
+
+// ---------------------------------------------------------------- early media
+
+#[tokio::test(start_paused = true)]
+async fn progress_plays_and_refuses_without_answering() {
+    let p = one("      - progress\n      - play: hello\n      - say_digits: '12'\n      - hangup: not_found\n");
+    let mut call = FakeCall::new(None);
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::NotFound));
+    assert_eq!(
+        call.entries(),
+        [
+            "0 progress",
+            "0 play hello",
+            "3000 play digit-1",
+            "3300 play digit-2",
+            "3600 hangup not_found"
+        ]
+    );
+    assert!(!call.answered);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_progress_collect_listens_and_record_answers() {
+    let p = one("      - progress
+      - collect: {into: pin, max: 2, first_digit_timeout: 2s}
+      - if: {var: pin, equals: '42'}
+        then: [answer, echo: 1s]
+      - record: {name: msg, beep: false, max: 2s}
+");
+    let mut call = FakeCall::new(None).keys(&[(100, '4'), (200, '2')]);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["pin"], "42");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 progress",
+            "100 key 4",
+            "200 key 2",
+            "200 answer",
+            "200 echo",
+            "1200 record msg max=2s terms=#",
+            "3200 recorded 2000ms MaxDuration",
+            "3200 hangup normal"
+        ]
+    );
+    let mut call = FakeCall::new(None);
+    run_user(&p, "t", &mut call).await;
+    let e = call.entries();
+    assert_eq!(e[0], "0 progress");
+    assert!(
+        e.iter().any(|l| l.ends_with(" answer")) && e.iter().any(|l| l.contains("record msg")),
+        "record answers the call first: {e:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_without_an_offer_rings_and_play_answers() {
+    let p = one("      - progress\n      - play: hello\n      - progress\n      - hangup\n");
+    let mut call = FakeCall::new(None);
+    call.late_offer = true;
+    let (out, _) = run_user(&p, "t", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    assert_eq!(
+        call.entries(),
+        ["0 ring", "0 answer", "0 play hello", "3000 hangup normal"],
+        "a progress once answered does nothing"
+    );
 }
 
 // ---------------------------------------------------------------- collect timing

@@ -256,6 +256,8 @@ fn wrong_shapes_and_types() {
       - transfer: {to: 'sip:a@b', mode: blind}
       - conference: {room: '1', exit_key: '12', max_members: 0}
       - say_number: '{a'
+      - progress: now
+      - progres
 ",
     );
     assert_eq!(
@@ -282,6 +284,8 @@ fn wrong_shapes_and_types() {
             "x.yaml:17:43: exit_key must be one key",
             "x.yaml:17:62: max_members must be between 1 and 10000, found 0",
             "x.yaml:18:21: say_number: unclosed '{' in '{a'",
+            "x.yaml:19:9: step 'progress' takes no value",
+            "x.yaml:20:9: unknown step 'progres' (did you mean 'progress'?)",
         ]
     );
 }
