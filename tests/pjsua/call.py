@@ -18,6 +18,9 @@ can only send keys as tones in the audio (record them with --record). Prints one
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
 
+("early_media" is true when media came up before the answer: a 183 with SDP; the call may then end with a
+final refusal before it ever connects, which is not an error with --wait-bye.)
+
 With --follow-transfer SECONDS a REFER from the far end is accepted (PJSUA's default), the new call it asks
 for is tracked, and the script stays up to SECONDS after the first call ended while that call runs; then it
 hangs the transferred call up (unless the far end did) and reports it under "transfer":
@@ -209,6 +212,8 @@ class Call(pj.Call):
                 self.player.startTransmit(aud)
             self.media_at = time.monotonic()
             RESULT["media_active"] = True
+            # Media before the answer: early media from a 183 with SDP.
+            RESULT["early_media"] = ci.state == pj.PJSIP_INV_STATE_EARLY
             try:
                 RESULT["codec"] = self.getStreamInfo(i).codecName
             except pj.Error:

@@ -139,6 +139,8 @@ struct RtpCall {
     stream: Option<MediaStream>,
     ids: (u32, u16, u32),
     answered: bool,
+    /// Early media is up (183 sent, the stream started) and the call not answered yet.
+    early: bool,
     ended: bool,
     held: bool,
     /// Hang up after this long without RTP (not while on hold).
@@ -194,6 +196,7 @@ impl RtpCall {
             stream: None,
             ids: (s.ssrc, s.initial_seq, s.initial_timestamp),
             answered: false,
+            early: false,
             ended: false,
             held: false,
             rtp_timeout: s.rtp_timeout,
@@ -307,7 +310,8 @@ impl RtpCall {
             return Ok(());
         };
         let now = std::time::Instant::now();
-        if self.held {
+        // On hold, or in early media (callers rarely send RTP before the answer): the clock waits.
+        if self.held || !self.answered {
             self.rtp_since = now;
             return Ok(());
         }
@@ -407,6 +411,11 @@ impl CallMedia for RtpCall {
         }
         self.command(Command::Answer(self.handle)).await?;
         self.answered = true;
+        if self.early {
+            // The stream runs since the 183; the 200 carries the same SDP.
+            self.early = false;
+            return Ok(());
+        }
         if self.negotiated.is_none() {
             // We offered in the 200 OK; the answer arrives with the ACK.
             let deadline = Instant::now() + LATE_ANSWER_WAIT;
@@ -423,6 +432,25 @@ impl CallMedia for RtpCall {
 
     async fn ring(&mut self) -> Result<(), MediaError> {
         self.command(Command::Ring(self.handle)).await
+    }
+
+    async fn progress(&mut self) -> Result<bool, MediaError> {
+        if self.answered || self.early {
+            return Ok(true);
+        }
+        if self.negotiated.is_none() {
+            // Our offer would have to go in the 183, which needs 100rel: no early media.
+            self.command(Command::Ring(self.handle)).await?;
+            return Ok(false);
+        }
+        self.command(Command::Progress(self.handle)).await?;
+        self.start_stream()?;
+        self.early = true;
+        Ok(true)
+    }
+
+    fn has_media(&self) -> bool {
+        self.answered || self.early
     }
 
     async fn play(&mut self, prompt: &Prompt) -> Result<(), MediaError> {

@@ -25,6 +25,13 @@ pub struct CallRecord {
     /// When we answered, if we did.
     #[serde(serialize_with = "rfc3339_opt")]
     pub answered_at: Option<SystemTime>,
+    /// When early media began (183 Session Progress, the `progress` step); absent when it did not. An
+    /// extension of the ARCHITECTURE.md format.
+    #[serde(
+        serialize_with = "rfc3339_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub early_media_at: Option<SystemTime>,
     /// When the call ended.
     #[serde(serialize_with = "rfc3339_opt")]
     pub ended_at: Option<SystemTime>,

@@ -34,6 +34,8 @@ pub enum Command {
     Ring(CallHandle),
     /// Send 200 OK with the call's SDP.
     Answer(CallHandle),
+    /// Send 183 Session Progress with the call's SDP (early media).
+    Progress(CallHandle),
     /// End the call from our side.
     Hangup(CallHandle),
     /// End the call from our side; before the answer, with this final status (486, 603...).
@@ -501,6 +503,7 @@ impl Server {
             route: None,
             started_at: SystemTime::now(),
             answered_at: None,
+            early_media_at: None,
             ended_at: None,
             end_reason: String::new(),
             status: None,
@@ -642,6 +645,15 @@ impl Server {
             Command::Ring(h) => {
                 if self.calls.contains_key(&h) {
                     let _ = self.endpoint.ring(now, h);
+                }
+            }
+            Command::Progress(h) => {
+                let Some(entry) = self.calls.get_mut(&h) else {
+                    return;
+                };
+                match self.endpoint.progress(now, h, entry.body.clone()) {
+                    Ok(()) => entry.record.early_media_at = Some(SystemTime::now()),
+                    Err(e) => tracing::debug!(error = %e, "early media refused"),
                 }
             }
             Command::Answer(h) => {

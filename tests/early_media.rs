@@ -1,0 +1,104 @@
+//! Early media (`progress`): Chorus sends 183 Session Progress with its SDP answer and plays before the
+//! call is answered, so a caller hears an announcement and is then refused without the call ever being
+//! answered (`tests/dialplans/early_media.yaml`), or is answered afterwards on the same media.
+//! - PJSUA2 calls `early-404`: its media comes up before any answer, it records the hello prompt (its
+//!   loudness envelope), and the call ends with 404, never connected; the call log has early_media_at,
+//!   no answered_at, status 404.
+//! - SIPp calls `early-answer`: a 183 with an SDP answer must come before the 200 (checked by the
+//!   scenario), and the call log's early_media_at precedes answered_at.
+
+mod common;
+
+use std::time::Duration;
+
+use common::audio::{envelope_similarity, Audio};
+use common::{pjsua_call, repo_root, sipp, Chorus, PjCall, Transport};
+
+const DIALPLAN: &str = "tests/dialplans/early_media.yaml";
+/// Frame RMS above this is speech (hello.wav has about 2.4 s of such frames).
+const SPEECH: f64 = 200.0;
+
+#[test]
+fn an_announcement_in_early_media_then_404_never_answered() {
+    let chorus = Chorus::start(DIALPLAN);
+    let dir = common::scratch_dir("early-404");
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call(
+        chorus.sip_addr(),
+        &PjCall {
+            user: "early-404",
+            play: None,
+            record: &heard,
+            seconds: 15.0,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+    );
+    eprintln!("{result}");
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["media_active"], true, "{result}");
+    assert_eq!(
+        result["early_media"], true,
+        "media came up before the answer: {result}"
+    );
+    assert_eq!(result["connected"], false, "never answered: {result}");
+    assert_eq!(result["status"], 404, "{result}");
+
+    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
+    let audio = Audio::read(&heard);
+    let speech = audio.loud_seconds(SPEECH);
+    let similarity = envelope_similarity(&prompt, &audio, 1.0);
+    eprintln!("heard {speech:.2} s of speech in early media, envelope correlation {similarity:.2}");
+    assert!(
+        speech >= 2.0,
+        "only {speech:.2} s of speech heard in early media (the prompt has {:.2} s)",
+        prompt.loud_seconds(SPEECH)
+    );
+    assert!(
+        similarity > 0.8,
+        "what was heard does not follow the prompt's loudness (correlation {similarity:.2})"
+    );
+
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    eprintln!("{line}");
+    assert_eq!(line["route"], "early-404", "{line}");
+    assert_eq!(line["status"], 404, "{line}");
+    assert_eq!(
+        line["end_reason"], "server_bye",
+        "the dialplan ended it: {line}"
+    );
+    assert!(line["answered_at"].is_null(), "{line}");
+    assert!(line["early_media_at"].is_string(), "{line}");
+    assert_eq!(line["rtp"]["codec"], "PCMU", "{line}");
+    assert!(
+        line["rtp"]["packets_sent"].as_u64().unwrap_or(0) >= 100,
+        "the prompt went out as RTP before the refusal: {line}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_183_with_sdp_comes_before_the_200() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_early_media.xml",
+        chorus.sip_addr(),
+        "early-answer",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(30),
+    );
+    run.assert_success("183 with SDP, then 200");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["end_reason"], "caller_bye", "{line}");
+    let early = line["early_media_at"].as_str().unwrap_or_default();
+    let answered = line["answered_at"].as_str().unwrap_or_default();
+    assert!(
+        !early.is_empty() && early < answered,
+        "early media began before the answer: {line}"
+    );
+}
