@@ -138,6 +138,19 @@ pub trait CallMedia: Send {
     fn hangup(&mut self) -> impl Future<Output = ()> + Send;
     /// Whether the call has been answered.
     fn is_answered(&self) -> bool;
+    /// Starts recording the whole call in the background as `<recordings>/<name>.wav`: what the caller
+    /// sends and what is sent to the caller, mixed, from now until the call ends, whatever steps run
+    /// meanwhile. Returns the file's path, or None when it could not start (the call goes on). A call
+    /// already recorded this way keeps its one recording, whose path is returned. Called only once media
+    /// flows.
+    fn record_call(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<PathBuf>, MediaError>> + Send {
+        let _ = name;
+        async { Err(unsupported()) }
+    }
+
     /// Whether media flows: the call is answered, or early media is up ([`CallMedia::progress`]).
     fn has_media(&self) -> bool {
         self.is_answered()
@@ -420,6 +433,20 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                 Step::Goto(name) => return Ok(Flow::Goto(name.clone())),
                 Step::Collect(c) => return self.collect(c).await,
                 Step::Record(r) => return self.record(r).await,
+                Step::RecordCall(r) => {
+                    self.media_first().await?;
+                    let name = safe_file_name(&self.expand(&r.name));
+                    let path = match self.media.record_call(&name).await? {
+                        Some(path) => path.display().to_string(),
+                        None => {
+                            tracing::warn!(%name, "call recording not started; the call goes on");
+                            String::new()
+                        }
+                    };
+                    if let Some(v) = &r.into {
+                        self.vars.insert(v.clone(), path);
+                    }
+                }
                 Step::Conference(c) => {
                     self.answer_first().await?;
                     let room = self.expand(&c.room);

@@ -213,6 +213,19 @@ pub enum Step {
     Transfer(Transfer),
     /// `send_dtmf: '1234#'`: send keys to the caller (RFC 4733 events, else in-band tones).
     SendDtmf(SendDtmf),
+    /// `record_call`: record the whole call from here to its end in the background, both directions
+    /// mixed, while the next steps run.
+    RecordCall(Box<RecordCall>),
+}
+
+/// The `record_call` step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordCall {
+    /// File name without extension (`name`, default `{timestamp}-{route}-call`); unsafe characters
+    /// become `_`.
+    pub name: Template,
+    /// Variable that receives the recording's file name, empty when it could not start (`into`).
+    pub into: Option<String>,
 }
 
 /// The `send_dtmf` step.
@@ -503,6 +516,7 @@ const STEP_NAMES: &[&str] = &[
     "switch",
     "transfer",
     "send_dtmf",
+    "record_call",
 ];
 
 /// DTMF keys.
@@ -1002,6 +1016,7 @@ impl<'a> Checker<'a> {
             }
             "collect" => self.collect(needs_arg(self)?),
             "record" => self.record(arg, at),
+            "record_call" => self.record_call(arg),
             "conference" => self.conference(needs_arg(self)?),
             "transfer" => self.transfer(needs_arg(self)?),
             "send_dtmf" => self.send_dtmf(needs_arg(self)?),
@@ -1175,6 +1190,30 @@ impl<'a> Checker<'a> {
             });
         }
         Some(Step::Record(Box::new(rec)))
+    }
+
+    fn record_call(&mut self, n: Option<&Sp>) -> Option<Step> {
+        let mut rec = RecordCall {
+            name: Template(vec![
+                Part::Var("timestamp".into()),
+                Part::Text("-".into()),
+                Part::Var("route".into()),
+                Part::Text("-call".into()),
+            ]),
+            into: None,
+        };
+        if let Some(n) = n.filter(|n| !matches!(n.value, Node::Null)) {
+            let f = self.fields(n, "record_call", &["name", "into"])?;
+            if let Some(v) = f.get("name") {
+                rec.name = self.template(v, "name")?;
+            }
+            if let Some(v) = f.get("into") {
+                let name = self.var_name(v, "into")?;
+                self.vars_defined.insert(name.clone());
+                rec.into = Some(name);
+            }
+        }
+        Some(Step::RecordCall(Box::new(rec)))
     }
 
     fn conference(&mut self, n: &Sp) -> Option<Step> {

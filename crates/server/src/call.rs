@@ -102,6 +102,7 @@ pub async fn run(setup: CallSetup) {
         // Steps that end without hanging up (a failure) still end the call.
         call.hangup().await;
     }
+    call.finish_call_recording();
     let mut rtp = None;
     let codec = call.codec();
     if let Some(stream) = call.stream.as_mut() {
@@ -167,11 +168,46 @@ struct RtpCall {
     recordings: Vec<String>,
     /// Media failures the call survived (a recording that could not be written), for the call log.
     errors: Vec<String>,
+    /// The whole-call recording, once `record_call` started it.
+    call_rec: Option<CallRecording>,
     call_id: String,
     from: String,
     to: String,
     rooms: Rooms,
     prompts: Arc<PromptCache>,
+}
+
+/// A whole-call recording (`record_call`, like Asterisk's MixMonitor and FreeSWITCH's record_session):
+/// what the caller sends and what we send, mixed into one mono file at the call's rate, one frame per
+/// tick of the media clock, until the call ends. Crash-safe like every recording (the header is
+/// rewritten every second).
+struct CallRecording {
+    rec: Recorder,
+    /// The caller's audio not yet mixed; bounded, so a burst cannot grow it or delay the mix.
+    caller: VecDeque<i16>,
+    /// The mixed frame (reused).
+    mix: Vec<i16>,
+}
+
+impl CallRecording {
+    /// Audio from the caller; at most `max` samples wait for the mix, the oldest are dropped.
+    fn hear(&mut self, pcm: &[i16], max: usize) {
+        self.caller.extend(pcm.iter().copied());
+        let excess = self.caller.len().saturating_sub(max);
+        self.caller.drain(..excess);
+    }
+
+    /// Writes one frame: `sent` (what the caller hears) plus as much of the caller's audio, saturating.
+    fn write(&mut self, sent: &[i16]) -> Result<(), chorus_dialplan::recorder::RecordError> {
+        self.mix.clear();
+        let n = sent.len().min(self.caller.len());
+        self.mix.extend(
+            sent.iter()
+                .zip(self.caller.drain(..n).chain(std::iter::repeat(0)))
+                .map(|(a, b)| a.saturating_add(b)),
+        );
+        self.rec.write(&self.mix)
+    }
 }
 
 /// A new key press from any source: kept once, and buffered for the dialplan.
@@ -212,6 +248,7 @@ impl RtpCall {
             recordings_dir: s.recordings,
             recordings: Vec::new(),
             errors: Vec::new(),
+            call_rec: None,
             call_id: s.call_id,
             from: s.from,
             to: s.to,
@@ -289,6 +326,9 @@ impl RtpCall {
                 ev = stream.next() => match ev {
                     Ok(MediaEvent::Tick) => break,
                     Ok(MediaEvent::Audio(pcm)) => {
+                        if let Some(cr) = self.call_rec.as_mut() {
+                            cr.hear(pcm, max_buffer);
+                        }
                         if capture {
                             self.rx.extend(pcm.iter().copied());
                             let excess = self.rx.len().saturating_sub(max_buffer);
@@ -339,7 +379,27 @@ impl RtpCall {
         stream
             .send_frame(&self.frame)
             .await
-            .map_err(|e| MediaError::Failed(format!("rtp send: {e}")))
+            .map_err(|e| MediaError::Failed(format!("rtp send: {e}")))?;
+        if let Some(cr) = self.call_rec.as_mut() {
+            if let Err(e) = cr.write(&self.frame) {
+                tracing::warn!(call_id = %self.call_id, error = %e, "call recording failed; the call goes on");
+                self.errors.push(format!("recording failed: {e}"));
+                if let Some(cr) = self.call_rec.take() {
+                    let _ = cr.rec.finish();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the whole-call recording, if any: its header and sidecar get their final length.
+    fn finish_call_recording(&mut self) {
+        if let Some(cr) = self.call_rec.take() {
+            if let Err(e) = cr.rec.finish() {
+                tracing::warn!(call_id = %self.call_id, error = %e, "call recording not finished");
+                self.errors.push(format!("recording failed: {e}"));
+            }
+        }
     }
 
     /// One tick of silence (or, before the answer, a 20 ms wait).
@@ -628,6 +688,42 @@ impl CallMedia for RtpCall {
                     path: PathBuf::new(),
                     duration_ms: 0,
                 })
+            }
+        }
+    }
+
+    async fn record_call(&mut self, name: &str) -> Result<Option<PathBuf>, MediaError> {
+        if let Some(cr) = &self.call_rec {
+            return Ok(Some(cr.rec.path().to_path_buf()));
+        }
+        if self.stream.is_none() {
+            self.answer().await?;
+        }
+        let meta = RecordingMeta {
+            call_id: self.call_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            room: None,
+            started_at: SystemTime::now(),
+        };
+        match Recorder::create(&self.recordings_dir, name, self.sample_rate(), &meta) {
+            Ok(rec) => {
+                let path = rec.path().to_path_buf();
+                tracing::info!(call_id = %self.call_id, path = %path.display(), "call recording started");
+                if let Some(rel) = relative_to(&path, &self.recordings_dir) {
+                    self.recordings.push(rel);
+                }
+                self.call_rec = Some(CallRecording {
+                    rec,
+                    caller: VecDeque::new(),
+                    mix: Vec::new(),
+                });
+                Ok(Some(path))
+            }
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, error = %e, "call recording not started");
+                self.errors.push(format!("recording failed: {e}"));
+                Ok(None)
             }
         }
     }

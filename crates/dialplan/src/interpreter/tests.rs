@@ -129,6 +129,11 @@ impl CallMedia for FakeCall {
     fn has_media(&self) -> bool {
         self.answered || self.early
     }
+    async fn record_call(&mut self, name: &str) -> Result<Option<PathBuf>, MediaError> {
+        assert!(self.has_media(), "a call recording needs media");
+        self.note(format!("record_call {name}"));
+        Ok((!self.record_fails).then(|| PathBuf::from(format!("{name}.wav"))))
+    }
     async fn progress(&mut self) -> Result<bool, MediaError> {
         assert!(!self.answered, "progress only before the answer");
         if self.late_offer {
@@ -1178,6 +1183,44 @@ async fn transfer_redirects_before_answer_and_refers_after() {
             "1000 hangup normal"
         ]
     );
+}
+
+// ---------------------------------------------------------------- record_call
+
+#[tokio::test(start_paused = true)]
+async fn record_call_starts_in_the_background_and_the_steps_go_on() {
+    let p = plan(
+        "routes:
+  - match: 'q(?P<n>[0-9]+)'
+    name: qa
+    steps:
+      - record_call: {into: whole}
+      - play: hello
+      - record_call: {name: 'call-{n}', into: second}
+      - hangup
+",
+    );
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&p, "q7", &mut call).await;
+    assert_eq!(vars["whole"], "20261202T061500000-qa-call.wav");
+    assert_eq!(vars["second"], "call-7.wav");
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 record_call 20261202T061500000-qa-call",
+            "0 play hello",
+            "3000 record_call call-7",
+            "3000 hangup normal"
+        ]
+    );
+    // In early media it records without answering; a failure leaves the variable empty.
+    let p = one("      - progress\n      - record_call: {into: f}\n      - hangup: busy\n");
+    let mut call = FakeCall::new(None);
+    call.record_fails = true;
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["f"], "");
+    assert!(!call.answered);
 }
 
 // ---------------------------------------------------------------- send_dtmf

@@ -258,6 +258,8 @@ fn wrong_shapes_and_types() {
       - say_number: '{a'
       - progress: now
       - progres
+      - record_call: {nmae: x}
+      - record_call: {into: 'a b'}
 ",
     );
     assert_eq!(
@@ -286,6 +288,8 @@ fn wrong_shapes_and_types() {
             "x.yaml:18:21: say_number: unclosed '{' in '{a'",
             "x.yaml:19:9: step 'progress' takes no value",
             "x.yaml:20:9: unknown step 'progres' (did you mean 'progress'?)",
+            "x.yaml:21:23: unknown key 'nmae' in record_call (did you mean 'name'?)",
+            "x.yaml:22:29: into 'a b' is not a variable name (letters, digits and _)",
         ]
     );
 }

@@ -1,0 +1,133 @@
+//! `record_call`: the whole call recorded in the background, both directions mixed (as Asterisk's
+//! MixMonitor and FreeSWITCH's record_session). PJSUA2 calls the `record-call` route sending a steady
+//! 700 Hz tone; the route records, waits a second, plays the hello prompt, waits a second and hangs up.
+//! The recording must hold both sides where they were: the caller's tone throughout (at its level), and
+//! our speech only between the two silent seconds; the call log lists it and `into` names it; the
+//! sidecar has the call's fields.
+
+mod common;
+
+use std::time::Duration;
+
+use common::audio::{rms, tone_share, write_tone, Audio};
+use common::recording::Recording;
+use common::{pjsua_call, repo_root, Chorus, PjCall};
+
+const TONE_HZ: f64 = 700.0;
+/// The caller's tone: amplitude 4000, RMS about 2830.
+const TONE_AMPLITUDE: f64 = 4000.0;
+
+/// RMS of what is not the tone in `s`: the other side's audio (speech), or silence.
+fn residual(s: &[i16], rate: u32) -> f64 {
+    let level = rms(s);
+    level * (1.0 - tone_share(s, rate, TONE_HZ)).max(0.0).sqrt()
+}
+
+#[test]
+fn the_whole_call_is_recorded_both_ways() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    let dir = common::scratch_dir("record-call");
+    let tone = dir.join("tone.wav");
+    write_tone(&tone, 8000, TONE_HZ, 10.0, TONE_AMPLITUDE);
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call(
+        chorus.sip_addr(),
+        &PjCall {
+            user: "record-call",
+            play: Some(&tone),
+            record: &heard,
+            seconds: 12.0,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+    );
+    assert_eq!(result["connected"], true, "{result}");
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["remote_bye"], true, "{result}");
+
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let call = &log[0];
+    assert_eq!(call["route"], "record-call", "{call}");
+    let rec = Recording::only_of(&chorus.recordings_dir(), call);
+    let rel = call["recordings"][0].as_str().unwrap_or_default();
+    assert_eq!(rel, "whole-record-call.wav", "{call}");
+    assert!(
+        call["vars"]["whole"]
+            .as_str()
+            .is_some_and(|v| v.ends_with(rel)),
+        "into names the file: {call}"
+    );
+    assert_eq!(rec.sidecar["call_id"], call["call_id"], "{}", rec.sidecar);
+    assert_eq!(rec.sidecar["sample_rate"], 8000, "{}", rec.sidecar);
+
+    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
+    let audio = &rec.audio;
+    let rate = audio.rate;
+    let secs = audio.seconds();
+    let expect = 2.0 + prompt.seconds();
+    eprintln!(
+        "recording {secs:.2} s (route: 1 s + hello {:.2} s + 1 s); sidecar {}",
+        prompt.seconds(),
+        rec.sidecar
+    );
+    assert!(
+        (secs - expect).abs() < 0.5,
+        "recording is {secs:.2} s, the call's media lasted about {expect:.2} s"
+    );
+    // Per 100 ms window: the caller's tone level and what else is there.
+    let windows: Vec<(f64, f64, f64)> = audio
+        .samples
+        .chunks(rate as usize / 10)
+        .enumerate()
+        .map(|(i, w)| {
+            (
+                i as f64 / 10.0,
+                rms(w) * tone_share(w, rate, TONE_HZ).sqrt(),
+                residual(w, rate),
+            )
+        })
+        .collect();
+    let table: Vec<String> = windows
+        .iter()
+        .map(|(t, tone, rest)| format!("{t:.1}:{tone:.0}/{rest:.0}"))
+        .collect();
+    // The caller's side: the tone all along (after the first 300 ms: latching, jitter buffer), at about
+    // its level (G.711 twice: within 2 dB).
+    let body: Vec<_> = windows
+        .iter()
+        .filter(|(t, _, _)| *t >= 0.3 && *t <= secs - 0.4)
+        .collect();
+    let toned = body
+        .iter()
+        .filter(|(_, tone, _)| (2250.0..3560.0).contains(tone))
+        .count();
+    assert!(
+        toned * 100 >= body.len() * 90,
+        "the caller's 700 Hz tone should be in {}% of the recording, found {toned} of {} windows \
+         (time:tone/other RMS): {table:?}",
+        90,
+        body.len()
+    );
+    // Our side: speech between 1 s and 1 s + hello, nothing but the tone in the silent seconds.
+    let quiet = |from: f64, to: f64| -> f64 {
+        let w: Vec<f64> = windows
+            .iter()
+            .filter(|(t, _, _)| *t >= from && *t < to)
+            .map(|(_, _, r)| *r)
+            .collect();
+        w.iter().sum::<f64>() / w.len().max(1) as f64
+    };
+    let before = quiet(0.3, 0.9);
+    let during = quiet(1.2, 1.0 + prompt.seconds() - 0.2);
+    let after = quiet(1.3 + prompt.seconds(), secs - 0.3);
+    eprintln!("other than the tone, mean RMS: before {before:.0}, during hello {during:.0}, after {after:.0}");
+    assert!(
+        before < 200.0 && after < 200.0,
+        "nothing but the caller in the silent seconds: {table:?}"
+    );
+    assert!(
+        during > 3.0 * before.max(50.0),
+        "our hello prompt is in the recording: {table:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
