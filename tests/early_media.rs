@@ -6,6 +6,8 @@
 //!   no answered_at, status 404.
 //! - SIPp calls `early-answer`: a 183 with an SDP answer must come before the 200 (checked by the
 //!   scenario), and the call log's early_media_at precedes answered_at.
+//! - SIPp cancels `early-404` during its announcement: 200 for the CANCEL, 487 for the INVITE, and the
+//!   call is logged cancelled.
 
 mod common;
 
@@ -101,4 +103,27 @@ fn a_183_with_sdp_comes_before_the_200() {
         !early.is_empty() && early < answered,
         "early media began before the answer: {line}"
     );
+}
+
+#[test]
+fn cancel_during_the_announcement() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_cancel_early.xml",
+        chorus.sip_addr(),
+        "early-404",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(20),
+    );
+    run.assert_success("CANCEL after the 183");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    assert_eq!(line["end_reason"], "cancelled", "{line}");
+    assert_eq!(line["status"], 487, "{line}");
+    assert!(line["early_media_at"].is_string(), "{line}");
+    assert!(line["answered_at"].is_null(), "{line}");
+    // The server is fine afterwards.
+    assert_eq!(common::sip::ping(chorus.sip_addr()).status(), Some(200));
 }
