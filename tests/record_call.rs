@@ -3,7 +3,8 @@
 //! 700 Hz tone; the route records, waits a second, plays the hello prompt, waits a second and hangs up.
 //! The recording must hold both sides where they were: the caller's tone throughout (at its level), and
 //! our speech only between the two silent seconds; the call log lists it and `into` names it; the
-//! sidecar has the call's fields.
+//! sidecar has the call's fields. The `record-call-mask` route masks the recording for two seconds
+//! (silence in the file, time kept) and stops it a second before the call ends.
 
 mod common;
 
@@ -129,5 +130,51 @@ fn the_whole_call_is_recorded_both_ways() {
         during > 3.0 * before.max(50.0),
         "our hello prompt is in the recording: {table:?}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_masked_stretch_is_silent_and_stop_ends_the_file() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    let dir = common::scratch_dir("record-call-mask");
+    let tone = dir.join("tone.wav");
+    write_tone(&tone, 8000, TONE_HZ, 10.0, TONE_AMPLITUDE);
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call(
+        chorus.sip_addr(),
+        &PjCall {
+            user: "record-call-mask",
+            play: Some(&tone),
+            record: &heard,
+            seconds: 12.0,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+    );
+    assert_eq!(result["connected"], true, "{result}");
+    assert!(result["error"].is_null(), "{result}");
+    let duration = result["duration"].as_f64().unwrap_or(0.0);
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let call = &log[0];
+    let rec = Recording::only_of(&chorus.recordings_dir(), call);
+    let audio = &rec.audio;
+    let secs = audio.seconds();
+    eprintln!("recording {secs:.2} s of a {duration:.2} s call");
+    assert!(
+        (secs - 4.0).abs() < 0.3,
+        "stopped after 1 s + 2 s masked + 1 s: {secs:.2} s"
+    );
+    assert!(
+        duration > secs + 0.6,
+        "the call went on after the stop: {duration:.2} s"
+    );
+    let level = |from: f64, to: f64| rms(audio.slice(from, to));
+    let (first, masked, last) = (level(0.3, 0.9), level(1.1, 2.9), level(3.2, 3.9));
+    eprintln!("RMS: before the mask {first:.0}, masked {masked:.0}, after {last:.0}");
+    assert!(
+        first > 2000.0 && last > 2000.0,
+        "the caller's tone before and after the mask: {first:.0}, {last:.0}"
+    );
+    assert_eq!(masked, 0.0, "silence while masked");
     std::fs::remove_dir_all(dir).unwrap();
 }

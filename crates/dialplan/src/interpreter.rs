@@ -36,8 +36,8 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{
-    Collect, Condition, HangupReason, Menu, Record, RoomOptions, Route, Step, TransferMode,
-    DTMF_KEYS,
+    Collect, Condition, HangupReason, Menu, Record, RecordCallControl, RoomOptions, Route, Step,
+    TransferMode, DTMF_KEYS,
 };
 use crate::prompt::{Prompt, PromptCache};
 use crate::time::LocalTime;
@@ -148,6 +148,16 @@ pub trait CallMedia: Send {
         name: &str,
     ) -> impl Future<Output = Result<Option<PathBuf>, MediaError>> + Send {
         let _ = name;
+        async { Err(unsupported()) }
+    }
+
+    /// Masks, unmasks or stops the whole-call recording ([`CallMedia::record_call`]); nothing when none
+    /// runs.
+    fn control_call_recording(
+        &mut self,
+        control: RecordCallControl,
+    ) -> impl Future<Output = Result<(), MediaError>> + Send {
+        let _ = control;
         async { Err(unsupported()) }
     }
 
@@ -433,6 +443,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                 Step::Goto(name) => return Ok(Flow::Goto(name.clone())),
                 Step::Collect(c) => return self.collect(c).await,
                 Step::Record(r) => return self.record(r).await,
+                Step::RecordCallControl(c) => self.media.control_call_recording(*c).await?,
                 Step::RecordCall(r) => {
                     self.media_first().await?;
                     let name = safe_file_name(&self.expand(&r.name));

@@ -29,6 +29,8 @@ pub mod time;
 pub use interpreter::{
     CallMedia, MediaError, Outcome, RecordOutcome, RecordSpec, RecordStop, RoomExit, Vars,
 };
-pub use model::{Diagnostic, Dialplan, HangupReason, RoomOptions, Route, Step, TransferMode};
+pub use model::{
+    Diagnostic, Dialplan, HangupReason, RecordCallControl, RoomOptions, Route, Step, TransferMode,
+};
 pub use prompt::{Prompt, PromptCache, PromptError};
 pub use recorder::{Recorder, RecordingInfo, RecordingMeta};

@@ -216,6 +216,19 @@ pub enum Step {
     /// `record_call`: record the whole call from here to its end in the background, both directions
     /// mixed, while the next steps run.
     RecordCall(Box<RecordCall>),
+    /// `record_call: mask`, `unmask` or `stop`: control the whole-call recording.
+    RecordCallControl(RecordCallControl),
+}
+
+/// What `record_call: mask|unmask|stop` does to a running whole-call recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordCallControl {
+    /// Silence goes into the file instead of the call's audio (card numbers, PINs), keeping its time.
+    Mask,
+    /// The call's audio goes into the file again.
+    Unmask,
+    /// The recording ends here (its file is complete); a later `record_call` starts a new one.
+    Stop,
 }
 
 /// The `record_call` step.
@@ -1202,6 +1215,23 @@ impl<'a> Checker<'a> {
             ]),
             into: None,
         };
+        if let Some(n) = n.filter(|n| !matches!(n.value, Node::Null | Node::Map(_))) {
+            let s = self.string(n, "record_call")?;
+            return match s.as_str() {
+                "mask" => Some(Step::RecordCallControl(RecordCallControl::Mask)),
+                "unmask" => Some(Step::RecordCallControl(RecordCallControl::Unmask)),
+                "stop" => Some(Step::RecordCallControl(RecordCallControl::Stop)),
+                other => {
+                    self.err(
+                        &n.referenced,
+                        format!(
+                            "record_call: '{other}' is not mask, unmask or stop (to name the file, write record_call: {{name: '{other}'}})"
+                        ),
+                    );
+                    None
+                }
+            };
+        }
         if let Some(n) = n.filter(|n| !matches!(n.value, Node::Null)) {
             let f = self.fields(n, "record_call", &["name", "into"])?;
             if let Some(v) = f.get("name") {

@@ -87,6 +87,8 @@ pub struct Recorder {
     /// Samples up to and including the last one above the silence threshold.
     sound_end: u64,
     failed: bool,
+    /// Cut trailing silence at [`Recorder::finish`] (the default; off for whole-call recordings).
+    trim: bool,
     /// Reused byte buffer for one frame.
     bytes: Vec<u8>,
 }
@@ -132,6 +134,7 @@ impl Recorder {
             since_header: 0,
             sound_end: 0,
             failed: false,
+            trim: true,
             bytes: Vec::new(),
         };
         let header = wav_header(rec.rate, 0);
@@ -140,6 +143,12 @@ impl Recorder {
             .map_err(|e| io_err(&rec.path, e))?;
         rec.write_sidecar(0)?;
         Ok(rec)
+    }
+
+    /// Keeps trailing silence at [`Recorder::finish`]: a recording of a whole call lasts as long as
+    /// the call's media, silent end included.
+    pub fn keep_trailing_silence(&mut self) {
+        self.trim = false;
     }
 
     /// The WAV file's path.
@@ -188,11 +197,13 @@ impl Recorder {
         samples_to_duration(self.written, self.rate)
     }
 
-    /// Closes the recording: trailing silence beyond [`TRIM_TAIL`] is cut, the header and the sidecar get
-    /// the final length.
+    /// Closes the recording: trailing silence beyond [`TRIM_TAIL`] is cut (unless
+    /// [`Recorder::keep_trailing_silence`]), the header and the sidecar get the final length.
     pub fn finish(mut self) -> Result<RecordingInfo, RecordError> {
         let tail = self.rate as u64 * TRIM_TAIL.as_millis() as u64 / 1000;
-        let keep = if self.sound_end == 0 {
+        let keep = if !self.trim {
+            self.written
+        } else if self.sound_end == 0 {
             0
         } else {
             (self.sound_end + tail).min(self.written)
@@ -433,6 +444,19 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_call_recording_keeps_its_silent_end() {
+        let dir = tmp("untrimmed");
+        let mut rec = Recorder::create(&dir, "call", 8000, &meta()).unwrap();
+        rec.keep_trailing_silence();
+        rec.write(&tone(8000)).unwrap();
+        rec.write(&[0; 16000]).unwrap();
+        let info = rec.finish().unwrap();
+        assert_eq!(info.duration_ms, 3000);
+        assert_eq!(read(&info.path).1.len(), 24_000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn header_is_current_every_second_and_repair_fixes_the_rest() {
         let dir = tmp("crash");
         let mut rec = Recorder::create(&dir, "crash", 16000, &meta()).unwrap();
@@ -504,6 +528,7 @@ mod tests {
             since_header: 0,
             sound_end: 0,
             failed: false,
+            trim: true,
             bytes: Vec::new(),
         };
         let e = rec.write(&tone(160)).unwrap_err();

@@ -10,7 +10,7 @@ use chorus_dialplan::interpreter::{RecordOutcome, RecordSpec, RecordStop, RoomEx
 use chorus_dialplan::recorder::{Recorder, RecordingMeta};
 use chorus_dialplan::{
     interpreter, CallMedia, Dialplan, HangupReason, MediaError, Outcome, Prompt, PromptCache,
-    RoomOptions, TransferMode,
+    RecordCallControl, RoomOptions, TransferMode,
 };
 use chorus_rtp::codec::Codec;
 use chorus_rtp::conference::room::JoinError;
@@ -187,6 +187,8 @@ struct CallRecording {
     caller: VecDeque<i16>,
     /// The mixed frame (reused).
     mix: Vec<i16>,
+    /// `record_call: mask`: silence goes into the file instead of the call's audio.
+    masked: bool,
 }
 
 impl CallRecording {
@@ -201,11 +203,15 @@ impl CallRecording {
     fn write(&mut self, sent: &[i16]) -> Result<(), chorus_dialplan::recorder::RecordError> {
         self.mix.clear();
         let n = sent.len().min(self.caller.len());
-        self.mix.extend(
-            sent.iter()
-                .zip(self.caller.drain(..n).chain(std::iter::repeat(0)))
-                .map(|(a, b)| a.saturating_add(b)),
-        );
+        if self.masked {
+            // Keep real time: the caller's audio is consumed, silence written.
+            self.caller.drain(..n);
+            self.mix.resize(sent.len(), 0);
+        } else {
+            let caller = self.caller.drain(..n).chain(std::iter::repeat(0));
+            self.mix
+                .extend(sent.iter().zip(caller).map(|(a, b)| a.saturating_add(b)));
+        }
         self.rec.write(&self.mix)
     }
 }
@@ -692,6 +698,23 @@ impl CallMedia for RtpCall {
         }
     }
 
+    async fn control_call_recording(
+        &mut self,
+        control: RecordCallControl,
+    ) -> Result<(), MediaError> {
+        let Some(cr) = self.call_rec.as_mut() else {
+            tracing::debug!(call_id = %self.call_id, ?control, "no call recording running");
+            return Ok(());
+        };
+        tracing::info!(call_id = %self.call_id, ?control, "call recording");
+        match control {
+            RecordCallControl::Mask => cr.masked = true,
+            RecordCallControl::Unmask => cr.masked = false,
+            RecordCallControl::Stop => self.finish_call_recording(),
+        }
+        Ok(())
+    }
+
     async fn record_call(&mut self, name: &str) -> Result<Option<PathBuf>, MediaError> {
         if let Some(cr) = &self.call_rec {
             return Ok(Some(cr.rec.path().to_path_buf()));
@@ -707,7 +730,8 @@ impl CallMedia for RtpCall {
             started_at: SystemTime::now(),
         };
         match Recorder::create(&self.recordings_dir, name, self.sample_rate(), &meta) {
-            Ok(rec) => {
+            Ok(mut rec) => {
+                rec.keep_trailing_silence();
                 let path = rec.path().to_path_buf();
                 tracing::info!(call_id = %self.call_id, path = %path.display(), "call recording started");
                 if let Some(rel) = relative_to(&path, &self.recordings_dir) {
@@ -717,6 +741,7 @@ impl CallMedia for RtpCall {
                     rec,
                     caller: VecDeque::new(),
                     mix: Vec::new(),
+                    masked: false,
                 });
                 Ok(Some(path))
             }

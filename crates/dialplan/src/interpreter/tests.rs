@@ -129,6 +129,10 @@ impl CallMedia for FakeCall {
     fn has_media(&self) -> bool {
         self.answered || self.early
     }
+    async fn control_call_recording(&mut self, c: RecordCallControl) -> Result<(), MediaError> {
+        self.note(format!("record_call {c:?}"));
+        Ok(())
+    }
     async fn record_call(&mut self, name: &str) -> Result<Option<PathBuf>, MediaError> {
         assert!(self.has_media(), "a call recording needs media");
         self.note(format!("record_call {name}"));
@@ -1196,6 +1200,9 @@ async fn record_call_starts_in_the_background_and_the_steps_go_on() {
     steps:
       - record_call: {into: whole}
       - play: hello
+      - record_call: mask
+      - record_call: unmask
+      - record_call: stop
       - record_call: {name: 'call-{n}', into: second}
       - hangup
 ",
@@ -1210,6 +1217,9 @@ async fn record_call_starts_in_the_background_and_the_steps_go_on() {
             "0 answer",
             "0 record_call 20261202T061500000-qa-call",
             "0 play hello",
+            "3000 record_call Mask",
+            "3000 record_call Unmask",
+            "3000 record_call Stop",
             "3000 record_call call-7",
             "3000 hangup normal"
         ]

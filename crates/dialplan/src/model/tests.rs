@@ -260,6 +260,7 @@ fn wrong_shapes_and_types() {
       - progres
       - record_call: {nmae: x}
       - record_call: {into: 'a b'}
+      - record_call: pause
 ",
     );
     assert_eq!(
@@ -290,6 +291,7 @@ fn wrong_shapes_and_types() {
             "x.yaml:20:9: unknown step 'progres' (did you mean 'progress'?)",
             "x.yaml:21:23: unknown key 'nmae' in record_call (did you mean 'name'?)",
             "x.yaml:22:29: into 'a b' is not a variable name (letters, digits and _)",
+            "x.yaml:23:22: record_call: 'pause' is not mask, unmask or stop (to name the file, write record_call: {name: 'pause'})",
         ]
     );
 }
