@@ -4,7 +4,8 @@
 //! The recording must hold both sides where they were: the caller's tone throughout (at its level), and
 //! our speech only between the two silent seconds; the call log lists it and `into` names it; the
 //! sidecar has the call's fields. The `record-call-mask` route masks the recording for two seconds
-//! (silence in the file, time kept) and stops it a second before the call ends.
+//! (silence in the file, time kept) and stops it a second before the call ends. `record-call-stereo`
+//! keeps the sides apart: the caller's tone alone on the left, our prompt alone on the right.
 
 mod common;
 
@@ -176,5 +177,57 @@ fn a_masked_stretch_is_silent_and_stop_ends_the_file() {
         "the caller's tone before and after the mask: {first:.0}, {last:.0}"
     );
     assert_eq!(masked, 0.0, "silence while masked");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn stereo_puts_the_caller_left_and_chorus_right() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    let dir = common::scratch_dir("record-call-stereo");
+    let tone = dir.join("tone.wav");
+    write_tone(&tone, 8000, TONE_HZ, 10.0, TONE_AMPLITUDE);
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call(
+        chorus.sip_addr(),
+        &PjCall {
+            user: "record-call-stereo",
+            play: Some(&tone),
+            record: &heard,
+            seconds: 12.0,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+    );
+    assert_eq!(result["connected"], true, "{result}");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let rec = Recording::only_of(&chorus.recordings_dir(), &log[0]);
+    assert_eq!(rec.sidecar["channels"], 2, "{}", rec.sidecar);
+    let (left, channels) = Audio::read_channel(&rec.path, 0);
+    let (right, _) = Audio::read_channel(&rec.path, 1);
+    assert_eq!(channels, 2);
+    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
+    let secs = left.seconds();
+    let hello = (1.2, 1.0 + prompt.seconds() - 0.2);
+    let l_share = tone_share(left.slice(0.3, secs - 0.4), left.rate, TONE_HZ);
+    let l_level = rms(left.slice(0.3, secs - 0.4));
+    let r_hello = rms(right.slice(hello.0, hello.1));
+    let r_share = tone_share(right.slice(hello.0, hello.1), right.rate, TONE_HZ);
+    let r_quiet = rms(right.slice(0.2, 0.9)).max(rms(right.slice(hello.1 + 0.5, secs - 0.2)));
+    eprintln!(
+        "{secs:.2} s; left: tone share {l_share:.3}, RMS {l_level:.0}; right: hello RMS {r_hello:.0}, \
+         700 Hz share {r_share:.3}, quiet RMS {r_quiet:.0}"
+    );
+    assert!(
+        l_share > 0.95 && (2250.0..3560.0).contains(&l_level),
+        "the left channel is the caller's tone alone: share {l_share:.3}, RMS {l_level:.0}"
+    );
+    assert!(
+        r_hello > 500.0 && r_share < 0.05,
+        "the right channel holds our prompt, not the caller: RMS {r_hello:.0}, 700 Hz share {r_share:.3}"
+    );
+    assert!(
+        r_quiet < 50.0,
+        "the right channel is silent while we are: {r_quiet:.0}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

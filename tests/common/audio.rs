@@ -35,6 +35,28 @@ impl Audio {
         }
     }
 
+    /// Reads one channel (0: left) of a 16-bit PCM WAV, and how many channels it has.
+    pub fn read_channel(path: &Path, channel: usize) -> (Audio, u16) {
+        let mut reader = hound::WavReader::open(path)
+            .unwrap_or_else(|e| panic!("cannot read WAV {}: {e}", path.display()));
+        let spec = reader.spec();
+        let channels = spec.channels.max(1) as usize;
+        assert!(
+            channel < channels,
+            "{} has {channels} channels",
+            path.display()
+        );
+        let all: Vec<i16> = reader
+            .samples::<i16>()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("bad samples in {}: {e}", path.display()));
+        let audio = Audio {
+            rate: spec.sample_rate,
+            samples: all.into_iter().skip(channel).step_by(channels).collect(),
+        };
+        (audio, spec.channels)
+    }
+
     /// Length in seconds.
     pub fn seconds(&self) -> f64 {
         self.samples.len() as f64 / self.rate as f64

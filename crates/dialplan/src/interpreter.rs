@@ -139,15 +139,16 @@ pub trait CallMedia: Send {
     /// Whether the call has been answered.
     fn is_answered(&self) -> bool;
     /// Starts recording the whole call in the background as `<recordings>/<name>.wav`: what the caller
-    /// sends and what is sent to the caller, mixed, from now until the call ends, whatever steps run
-    /// meanwhile. Returns the file's path, or None when it could not start (the call goes on). A call
+    /// sends and what is sent to the caller, mixed (or with `stereo`, the caller left and the rest
+    /// right), from now until the call ends, whatever steps run meanwhile. Returns the file's path, or None when it could not start (the call goes on). A call
     /// already recorded this way keeps its one recording, whose path is returned. Called only once media
     /// flows.
     fn record_call(
         &mut self,
         name: &str,
+        stereo: bool,
     ) -> impl Future<Output = Result<Option<PathBuf>, MediaError>> + Send {
-        let _ = name;
+        let _ = (name, stereo);
         async { Err(unsupported()) }
     }
 
@@ -447,7 +448,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                 Step::RecordCall(r) => {
                     self.media_first().await?;
                     let name = safe_file_name(&self.expand(&r.name));
-                    let path = match self.media.record_call(&name).await? {
+                    let path = match self.media.record_call(&name, r.stereo).await? {
                         Some(path) => path.display().to_string(),
                         None => {
                             tracing::warn!(%name, "call recording not started; the call goes on");

@@ -239,6 +239,9 @@ pub struct RecordCall {
     pub name: Template,
     /// Variable that receives the recording's file name, empty when it could not start (`into`).
     pub into: Option<String>,
+    /// Two channels, the caller on the left and what the caller hears on the right (`stereo`, default
+    /// false: one channel, both mixed).
+    pub stereo: bool,
 }
 
 /// The `send_dtmf` step.
@@ -1214,6 +1217,7 @@ impl<'a> Checker<'a> {
                 Part::Text("-call".into()),
             ]),
             into: None,
+            stereo: false,
         };
         if let Some(n) = n.filter(|n| !matches!(n.value, Node::Null | Node::Map(_))) {
             let s = self.string(n, "record_call")?;
@@ -1233,7 +1237,8 @@ impl<'a> Checker<'a> {
             };
         }
         if let Some(n) = n.filter(|n| !matches!(n.value, Node::Null)) {
-            let f = self.fields(n, "record_call", &["name", "into"])?;
+            let f = self.fields(n, "record_call", &["name", "into", "stereo"])?;
+            rec.stereo = self.optional(&f, "stereo", false, |c, n| c.boolean(n, "stereo"));
             if let Some(v) = f.get("name") {
                 rec.name = self.template(v, "name")?;
             }

@@ -79,12 +79,14 @@ pub struct Recorder {
     file: File,
     path: PathBuf,
     rate: u32,
+    /// 1 (mono) or 2 (stereo, interleaved left-right).
+    channels: u16,
     meta: RecordingMeta,
-    /// Samples on disk.
+    /// Sample frames (one sample per channel) on disk.
     written: u64,
-    /// Samples written since the header was last brought up to date.
+    /// Frames written since the header was last brought up to date.
     since_header: u64,
-    /// Samples up to and including the last one above the silence threshold.
+    /// Frames up to and including the last one with a sample above the silence threshold.
     sound_end: u64,
     failed: bool,
     /// Cut trailing silence at [`Recorder::finish`] (the default; off for whole-call recordings).
@@ -102,6 +104,19 @@ impl Recorder {
         rate: u32,
         meta: &RecordingMeta,
     ) -> Result<Recorder, RecordError> {
+        Recorder::create_channels(dir, name, rate, 1, meta)
+    }
+
+    /// [`Recorder::create`] with 1 or 2 channels: a stereo recording takes interleaved frames
+    /// (left, right), and its sidecar says `"channels":2`.
+    pub fn create_channels(
+        dir: &Path,
+        name: &str,
+        rate: u32,
+        channels: u16,
+        meta: &RecordingMeta,
+    ) -> Result<Recorder, RecordError> {
+        let channels = channels.clamp(1, 2);
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let name = crate::interpreter::safe_file_name(name);
         let mut attempt = 1;
@@ -129,6 +144,7 @@ impl Recorder {
             file,
             path,
             rate: rate.max(1),
+            channels,
             meta: meta.clone(),
             written: 0,
             since_header: 0,
@@ -137,7 +153,7 @@ impl Recorder {
             trim: true,
             bytes: Vec::new(),
         };
-        let header = wav_header(rec.rate, 0);
+        let header = wav_header(rec.rate, rec.channels, 0);
         rec.file
             .write_all(&header)
             .map_err(|e| io_err(&rec.path, e))?;
@@ -163,10 +179,11 @@ impl Recorder {
             return Err(RecordError::AlreadyFailed(self.path.clone()));
         }
         self.bytes.clear();
+        let ch = usize::from(self.channels);
         for (i, s) in pcm.iter().enumerate() {
             self.bytes.extend_from_slice(&s.to_le_bytes());
             if s.unsigned_abs() > SILENCE_THRESHOLD.unsigned_abs() {
-                self.sound_end = self.written + i as u64 + 1;
+                self.sound_end = self.written + (i / ch) as u64 + 1;
             }
         }
         let result = self.file.write_all(&self.bytes);
@@ -174,8 +191,9 @@ impl Recorder {
             self.failed = true;
             return Err(io_err(&self.path, e));
         }
-        self.written += pcm.len() as u64;
-        self.since_header += pcm.len() as u64;
+        let frames = (pcm.len() / ch) as u64;
+        self.written += frames;
+        self.since_header += frames;
         if self.since_header >= u64::from(self.rate) {
             self.since_header = 0;
             if let Err(e) = self.update_header(self.written) {
@@ -215,7 +233,7 @@ impl Recorder {
             keep
         };
         self.file
-            .set_len(HEADER_LEN + keep * 2)
+            .set_len(HEADER_LEN + keep * 2 * u64::from(self.channels))
             .map_err(|e| io_err(&self.path, e))?;
         self.update_header(keep)?;
         self.file.sync_all().map_err(|e| io_err(&self.path, e))?;
@@ -228,7 +246,7 @@ impl Recorder {
     }
 
     fn update_header(&mut self, samples: u64) -> Result<(), RecordError> {
-        let header = wav_header(self.rate, samples);
+        let header = wav_header(self.rate, self.channels, samples);
         let r = (|| {
             self.file.seek(SeekFrom::Start(0))?;
             self.file.write_all(&header)?;
@@ -239,7 +257,7 @@ impl Recorder {
     }
 
     fn write_sidecar(&self, duration_ms: u64) -> Result<(), RecordError> {
-        let json = sidecar_json(&self.meta, duration_ms, self.rate);
+        let json = sidecar_json(&self.meta, duration_ms, self.rate, self.channels);
         let side = self.path.with_extension("json");
         let tmp = self.path.with_extension("json.tmp");
         std::fs::write(&tmp, json)
@@ -253,8 +271,10 @@ fn samples_to_duration(samples: u64, rate: u32) -> Duration {
 }
 
 /// The canonical 44-byte header of a 16-bit mono PCM WAV holding `samples` samples.
-fn wav_header(rate: u32, samples: u64) -> [u8; 44] {
-    let data = u32::try_from(samples * 2).unwrap_or(u32::MAX - 36);
+/// A 16-bit PCM WAV header for `frames` sample frames of `channels` channels.
+fn wav_header(rate: u32, channels: u16, frames: u64) -> [u8; 44] {
+    let block = 2 * channels;
+    let data = u32::try_from(frames * u64::from(block)).unwrap_or(u32::MAX - 36);
     let mut h = [0u8; 44];
     h[0..4].copy_from_slice(b"RIFF");
     h[4..8].copy_from_slice(&(36 + data).to_le_bytes());
@@ -262,10 +282,10 @@ fn wav_header(rate: u32, samples: u64) -> [u8; 44] {
     h[12..16].copy_from_slice(b"fmt ");
     h[16..20].copy_from_slice(&16u32.to_le_bytes());
     h[20..22].copy_from_slice(&1u16.to_le_bytes()); // PCM
-    h[22..24].copy_from_slice(&1u16.to_le_bytes()); // mono
+    h[22..24].copy_from_slice(&channels.to_le_bytes());
     h[24..28].copy_from_slice(&rate.to_le_bytes());
-    h[28..32].copy_from_slice(&(rate * 2).to_le_bytes());
-    h[32..34].copy_from_slice(&2u16.to_le_bytes());
+    h[28..32].copy_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    h[32..34].copy_from_slice(&block.to_le_bytes());
     h[34..36].copy_from_slice(&16u16.to_le_bytes());
     h[36..40].copy_from_slice(b"data");
     h[40..44].copy_from_slice(&data.to_le_bytes());
@@ -290,7 +310,9 @@ fn json_string(s: &str) -> String {
     out
 }
 
-fn sidecar_json(meta: &RecordingMeta, duration_ms: u64, rate: u32) -> String {
+/// The sidecar: who, when, how long, the rate; `"channels":2` for stereo (mono, the format's original
+/// shape, says nothing).
+fn sidecar_json(meta: &RecordingMeta, duration_ms: u64, rate: u32, channels: u16) -> String {
     let started = LocalTime::at(meta.started_at, 0).rfc3339(0);
     let who = match &meta.room {
         Some(room) => format!("\"room\":{}", json_string(room)),
@@ -301,8 +323,9 @@ fn sidecar_json(meta: &RecordingMeta, duration_ms: u64, rate: u32) -> String {
             json_string(&meta.to)
         ),
     };
+    let channels = if channels == 2 { ",\"channels\":2" } else { "" };
     format!(
-        "{{{who},\"started_at\":{},\"duration_ms\":{duration_ms},\"sample_rate\":{rate}}}\n",
+        "{{{who},\"started_at\":{},\"duration_ms\":{duration_ms},\"sample_rate\":{rate}{channels}}}\n",
         json_string(&started)
     )
 }
@@ -349,22 +372,24 @@ fn repair_file(path: &Path) -> Result<bool, RecordError> {
         && &h[8..16] == b"WAVEfmt "
         && u32_at(16) == 16
         && u16_at(20) == 1
-        && u16_at(22) == 1
+        && matches!(u16_at(22), 1 | 2)
         && u16_at(34) == 16
         && &h[36..40] == b"data";
     if !ours {
         return Ok(false);
     }
+    let channels = u16_at(22);
+    let block = 2 * u64::from(channels);
     let len = f.metadata().map_err(|e| io_err(path, e))?.len();
-    let samples = (len - HEADER_LEN) / 2;
-    if u64::from(u32_at(40)) == samples * 2 && len == HEADER_LEN + samples * 2 {
+    let samples = (len - HEADER_LEN) / block;
+    if u64::from(u32_at(40)) == samples * block && len == HEADER_LEN + samples * block {
         return Ok(false);
     }
     let rate = u32_at(24).max(1);
     let r = (|| {
-        f.set_len(HEADER_LEN + samples * 2)?;
+        f.set_len(HEADER_LEN + samples * block)?;
         f.seek(SeekFrom::Start(0))?;
-        f.write_all(&wav_header(rate, samples))?;
+        f.write_all(&wav_header(rate, channels, samples))?;
         f.sync_all()
     })();
     r.map_err(|e| io_err(path, e))?;
@@ -440,6 +465,40 @@ mod tests {
         // Same name again: a new file, not an overwrite.
         let again = Recorder::create(&dir, "a/b", 8000, &meta()).unwrap();
         assert!(again.path().ends_with("a_b-2.wav"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stereo_frames_interleave_and_repair_keeps_whole_frames() {
+        let dir = tmp("stereo");
+        let mut rec = Recorder::create_channels(&dir, "st", 8000, 2, &meta()).unwrap();
+        rec.keep_trailing_silence();
+        let left = tone(160);
+        let frame: Vec<i16> = left.iter().flat_map(|&l| [l, 0]).collect();
+        for _ in 0..75 {
+            rec.write(&frame).unwrap(); // 1.5 s
+        }
+        assert_eq!(rec.duration(), Duration::from_millis(1500));
+        let path = rec.path().to_path_buf();
+        // A crash now: the header covers the first second only; repair brings it to 1.5 s.
+        drop(rec);
+        let (spec, samples) = read(&path);
+        assert_eq!((spec.channels, spec.sample_rate), (2, 8000));
+        assert_eq!(samples.len(), 16_000, "the header covers the first second");
+        // Half a frame (one sample) dangling, as a crash mid-write may leave.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[1, 2]).unwrap();
+        drop(f);
+        assert_eq!(repair_dir(&dir).unwrap(), vec![path.clone()]);
+        let (spec, samples) = read(&path);
+        assert_eq!(spec.channels, 2);
+        assert_eq!(samples.len(), 24_000, "1.5 s of whole frames");
+        assert_eq!(samples[0..6], [left[0], 0, left[1], 0, left[2], 0]);
+        let side = std::fs::read_to_string(path.with_extension("json")).unwrap();
+        assert!(
+            side.contains("\"duration_ms\":1500") && side.contains("\"channels\":2"),
+            "{side}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -523,6 +582,7 @@ mod tests {
             file,
             path: PathBuf::from("/dev/full"),
             rate: 8000,
+            channels: 1,
             meta: meta(),
             written: 0,
             since_header: 0,

@@ -189,6 +189,8 @@ struct CallRecording {
     mix: Vec<i16>,
     /// `record_call: mask`: silence goes into the file instead of the call's audio.
     masked: bool,
+    /// Two channels: the caller left, what the caller hears right.
+    stereo: bool,
 }
 
 impl CallRecording {
@@ -199,16 +201,24 @@ impl CallRecording {
         self.caller.drain(..excess);
     }
 
-    /// Writes one frame: `sent` (what the caller hears) plus as much of the caller's audio, saturating.
+    /// Writes one frame: `sent` (what the caller hears) and as much of the caller's audio, summed
+    /// (saturating) or, in stereo, side by side.
     fn write(&mut self, sent: &[i16]) -> Result<(), chorus_dialplan::recorder::RecordError> {
         self.mix.clear();
         let n = sent.len().min(self.caller.len());
+        let caller = self.caller.drain(..n).chain(std::iter::repeat(0));
         if self.masked {
             // Keep real time: the caller's audio is consumed, silence written.
-            self.caller.drain(..n);
-            self.mix.resize(sent.len(), 0);
+            drop(caller);
+            let width = if self.stereo { 2 } else { 1 };
+            self.mix.resize(sent.len() * width, 0);
+        } else if self.stereo {
+            self.mix.extend(
+                sent.iter()
+                    .zip(caller)
+                    .flat_map(|(ours, theirs)| [theirs, *ours]),
+            );
         } else {
-            let caller = self.caller.drain(..n).chain(std::iter::repeat(0));
             self.mix
                 .extend(sent.iter().zip(caller).map(|(a, b)| a.saturating_add(b)));
         }
@@ -715,7 +725,11 @@ impl CallMedia for RtpCall {
         Ok(())
     }
 
-    async fn record_call(&mut self, name: &str) -> Result<Option<PathBuf>, MediaError> {
+    async fn record_call(
+        &mut self,
+        name: &str,
+        stereo: bool,
+    ) -> Result<Option<PathBuf>, MediaError> {
         if let Some(cr) = &self.call_rec {
             return Ok(Some(cr.rec.path().to_path_buf()));
         }
@@ -729,7 +743,9 @@ impl CallMedia for RtpCall {
             room: None,
             started_at: SystemTime::now(),
         };
-        match Recorder::create(&self.recordings_dir, name, self.sample_rate(), &meta) {
+        let channels = if stereo { 2 } else { 1 };
+        let rate = self.sample_rate();
+        match Recorder::create_channels(&self.recordings_dir, name, rate, channels, &meta) {
             Ok(mut rec) => {
                 rec.keep_trailing_silence();
                 let path = rec.path().to_path_buf();
@@ -742,6 +758,7 @@ impl CallMedia for RtpCall {
                     caller: VecDeque::new(),
                     mix: Vec::new(),
                     masked: false,
+                    stereo,
                 });
                 Ok(Some(path))
             }

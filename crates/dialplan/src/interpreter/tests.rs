@@ -133,9 +133,14 @@ impl CallMedia for FakeCall {
         self.note(format!("record_call {c:?}"));
         Ok(())
     }
-    async fn record_call(&mut self, name: &str) -> Result<Option<PathBuf>, MediaError> {
+    async fn record_call(
+        &mut self,
+        name: &str,
+        stereo: bool,
+    ) -> Result<Option<PathBuf>, MediaError> {
         assert!(self.has_media(), "a call recording needs media");
-        self.note(format!("record_call {name}"));
+        let st = if stereo { " stereo" } else { "" };
+        self.note(format!("record_call {name}{st}"));
         Ok((!self.record_fails).then(|| PathBuf::from(format!("{name}.wav"))))
     }
     async fn progress(&mut self) -> Result<bool, MediaError> {
@@ -1203,7 +1208,7 @@ async fn record_call_starts_in_the_background_and_the_steps_go_on() {
       - record_call: mask
       - record_call: unmask
       - record_call: stop
-      - record_call: {name: 'call-{n}', into: second}
+      - record_call: {name: 'call-{n}', into: second, stereo: true}
       - hangup
 ",
     );
@@ -1220,7 +1225,7 @@ async fn record_call_starts_in_the_background_and_the_steps_go_on() {
             "3000 record_call Mask",
             "3000 record_call Unmask",
             "3000 record_call Stop",
-            "3000 record_call call-7",
+            "3000 record_call call-7 stereo",
             "3000 hangup normal"
         ]
     );
