@@ -515,7 +515,7 @@ impl CallMedia for RtpCall {
             return Ok(true);
         }
         if self.negotiated.is_none() {
-            // Our offer would have to go in the 183, which needs 100rel: no early media.
+            // Our offer would have to go in a reliable 183 and the answer come in the PRACK: not done.
             self.command(Command::Ring(self.handle)).await?;
             return Ok(false);
         }

@@ -28,9 +28,9 @@ use crate::transaction::{Kind, State, TimerValues, Transaction};
 use crate::uri::Uri;
 
 /// The methods Chorus handles, for Allow headers.
-pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY";
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, NOTIFY, PRACK";
 /// The option tags Chorus supports: RFC 4028 session timers.
-const SUPPORTED: &[&str] = &["timer"];
+const SUPPORTED: &[&str] = &["timer", "100rel"];
 /// Our smallest acceptable session interval (RFC 4028 §4: at least 90 s).
 pub const MIN_SE: u32 = 90;
 
@@ -278,6 +278,41 @@ struct Call {
     /// call is unanswered it is repeated every minute (RFC 3261 §13.3.1.1), so that neither a lost
     /// provisional nor a proxy's three-minute limit ends a long early-media announcement.
     provisional: Option<(Instant, u16, Option<Vec<u8>>)>,
+    /// What the caller said of reliable provisional responses (RFC 3262).
+    rel100: Rel100,
+    /// The RSeq of our next reliable provisional response.
+    next_rseq: u32,
+    /// A reliable provisional response waiting for its PRACK.
+    reliable: Option<Reliable>,
+    /// A provisional response that waits for that PRACK (one reliable provisional at a time, §3).
+    queued_provisional: Option<(u16, Option<Vec<u8>>)>,
+    /// Our 2xx, waiting for the PRACK of a reliable provisional that carried our SDP answer (§3).
+    answer_after_prack: Option<Vec<u8>>,
+}
+
+/// What the caller's INVITE said of reliable provisional responses (RFC 3262).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rel100 {
+    /// Neither Supported nor Require names 100rel: provisional responses are unreliable.
+    No,
+    /// `Supported: 100rel`: our 183 with the SDP answer goes reliably (other provisionals do not).
+    Supported,
+    /// `Require: 100rel`: every provisional response but 100 goes reliably.
+    Required,
+}
+
+/// A reliable provisional response waiting for its PRACK (RFC 3262 §3): sent again at T1, 2*T1, 4*T1…;
+/// without a PRACK 64*T1 after the first sending, the INVITE is refused with 504.
+#[derive(Clone, Debug)]
+struct Reliable {
+    rseq: u32,
+    /// The response as sent.
+    data: Vec<u8>,
+    next_at: Instant,
+    interval: Duration,
+    give_up_at: Instant,
+    /// It carried our SDP answer: a 2xx must wait for its PRACK.
+    has_sdp: bool,
 }
 
 /// How often an unanswered call's provisional response is repeated (RFC 3261 §13.3.1.1).
@@ -551,9 +586,11 @@ impl Endpoint {
 
     /// Sends 183 Session Progress with `sdp`, the answer to the INVITE's offer: early media, the caller
     /// hears what we send before the call is answered (RFC 3261 §13.3.1.1 with RFC 3960's gateway
-    /// model). Repeated every minute until the call is answered or ends. Without an offer in the INVITE
-    /// there is no early media: our offer may not go in an unreliable provisional response (§13.2.1),
-    /// and we do not do 100rel, so this is refused with [`EndpointError::NoOffer`].
+    /// model). Repeated every minute until the call is answered or ends. When the caller supports
+    /// 100rel (RFC 3262) the 183 goes reliably: repeated until the caller's PRACK, and the 2xx waits for
+    /// that PRACK. Without an offer in the INVITE there is no early media (our offer would have to go in
+    /// a reliable provisional and its answer in the PRACK: not done), so this is refused with
+    /// [`EndpointError::NoOffer`].
     pub fn progress(
         &mut self,
         now: Instant,
@@ -581,32 +618,122 @@ impl Endpoint {
         if c.state != CallState::Early {
             return Err(EndpointError::WrongState(c.state.name()));
         }
-        let id = c.invite_txn;
         let again = now + PROVISIONAL_REPEAT;
         c.provisional = Some((again, status, sdp.clone()));
         self.call_timers.push(Reverse((again, call)));
-        let resp = self.dialog_response(call, status, sdp);
-        self.respond(now, id, resp);
+        self.send_provisional(now, call, status, sdp);
         Ok(())
     }
 
-    /// A call timer of an unanswered call: repeat its provisional response when due.
+    /// Sends a provisional response, reliably when RFC 3262 says so (and then only when no other awaits
+    /// its PRACK: otherwise it is queued until that PRACK).
+    fn send_provisional(
+        &mut self,
+        now: Instant,
+        call: CallHandle,
+        status: u16,
+        sdp: Option<Vec<u8>>,
+    ) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let reliable = match c.rel100 {
+            Rel100::No => false,
+            Rel100::Supported => sdp.is_some(),
+            Rel100::Required => true,
+        };
+        let id = c.invite_txn;
+        if !reliable {
+            let resp = self.dialog_response(call, status, sdp);
+            return self.respond(now, id, resp);
+        }
+        if c.reliable.is_some() {
+            c.queued_provisional = Some((status, sdp));
+            return;
+        }
+        let rseq = c.next_rseq;
+        c.next_rseq = c.next_rseq.wrapping_add(1).max(1);
+        let has_sdp = sdp.is_some();
+        let mut resp = self.dialog_response(call, status, sdp);
+        resp.headers.push("Require", "100rel");
+        resp.headers.push("RSeq", rseq.to_string());
+        let t1 = self.values.t1;
+        let reliable = Reliable {
+            rseq,
+            data: resp.to_bytes(),
+            next_at: now + t1,
+            interval: t1,
+            give_up_at: now + 64 * t1,
+            has_sdp,
+        };
+        self.call_timers.push(Reverse((reliable.next_at, call)));
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.reliable = Some(reliable);
+        }
+        self.respond(now, id, resp);
+    }
+
+    /// Sends our 2xx to the INVITE with `sdp`, and the call waits for the ACK.
+    fn send_answer(&mut self, now: Instant, call: CallHandle, sdp: Vec<u8>) {
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.state = CallState::Answered;
+        // A final response ends the provisional ones (RFC 3262 §3).
+        c.reliable = None;
+        c.queued_provisional = None;
+        let id = c.invite_txn;
+        let mut resp = self.dialog_response(call, 200, Some(sdp));
+        self.add_session_headers(now, call, &mut resp);
+        self.respond(now, id, resp);
+    }
+
+    /// A call timer of an unanswered call: retransmit a reliable provisional response awaiting its
+    /// PRACK (or give up on it), and repeat the provisional response every minute.
     fn on_provisional_timer(&mut self, now: Instant, call: CallHandle) {
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
+        let peer = self.txns.get(&c.invite_txn).map(|e| e.txn.peer);
+        if let Some(r) = c.reliable.as_mut() {
+            if r.give_up_at <= now {
+                // RFC 3262 §3: no PRACK in 64*T1: refuse the INVITE with a 5xx.
+                tracing::info!(call_id = %c.call_id, rseq = r.rseq, "no PRACK for a reliable provisional: 504");
+                c.reliable = None;
+                let id = c.invite_txn;
+                let resp = self.dialog_response(call, 504, None);
+                self.respond(now, id, resp);
+                self.end_call(call, EndReason::AckTimeout);
+                return;
+            }
+            if r.next_at <= now {
+                r.interval *= 2;
+                r.next_at = (now + r.interval).min(r.give_up_at);
+                self.call_timers.push(Reverse((r.next_at, call)));
+                if let Some(peer) = peer {
+                    self.transmits.push_back(Transmit {
+                        peer,
+                        data: r.data.clone(),
+                    });
+                }
+            }
+        }
         let Some((at, status, sdp)) = c.provisional.clone() else {
             return;
         };
         if at > now {
-            return; // stale: a newer provisional moved the deadline, and queued it
+            return; // not yet, or stale: a newer provisional moved the deadline, and queued it
         }
-        let id = c.invite_txn;
         let again = now + PROVISIONAL_REPEAT;
         c.provisional = Some((again, status, sdp.clone()));
         self.call_timers.push(Reverse((again, call)));
-        let resp = self.dialog_response(call, status, sdp);
-        self.respond(now, id, resp);
+        if c.reliable.is_some() {
+            // Its retransmissions keep the transaction alive; one reliable provisional at a time.
+            return;
+        }
+        // A reliable 183 gave the SDP answer once; repeats carry none (RFC 6337 §3.1.1).
+        let sdp = if c.rel100 == Rel100::No { sdp } else { None };
+        self.send_provisional(now, call, status, sdp);
     }
 
     /// Answers 200 OK with `sdp` (the answer, or our offer when the INVITE had none). The 200 is repeated
@@ -621,14 +748,15 @@ impl Endpoint {
             .calls
             .get_mut(&call)
             .ok_or(EndpointError::UnknownCall)?;
-        if c.state != CallState::Early {
+        if c.state != CallState::Early || c.answer_after_prack.is_some() {
             return Err(EndpointError::WrongState(c.state.name()));
         }
-        c.state = CallState::Answered;
-        let id = c.invite_txn;
-        let mut resp = self.dialog_response(call, 200, Some(sdp));
-        self.add_session_headers(now, call, &mut resp);
-        self.respond(now, id, resp);
+        if c.reliable.as_ref().is_some_and(|r| r.has_sdp) {
+            // RFC 3262 §3: not before the PRACK of the provisional that carried our answer.
+            c.answer_after_prack = Some(sdp);
+            return Ok(());
+        }
+        self.send_answer(now, call, sdp);
         Ok(())
     }
 
@@ -900,6 +1028,11 @@ impl Endpoint {
             refer_after_ack: None,
             refer_subscribed: false,
             provisional: None,
+            rel100: rel100_of(&req.headers),
+            next_rseq: self.rng.gen_range(1..1 << 30),
+            reliable: None,
+            queued_provisional: None,
+            answer_after_prack: None,
         };
         self.calls.insert(handle, call);
         self.dialogs
@@ -1081,6 +1214,31 @@ impl Endpoint {
                         .to_string(),
                     body: req.body,
                 });
+            }
+            Method::Prack => {
+                // RFC 3262 §3/§7.2: RAck names the RSeq and the INVITE's CSeq it acknowledges.
+                let invite_seq = req_cseq(&c.invite).ok();
+                let acked = req.headers.get("RAck").and_then(parse_rack);
+                let matches = match (&c.reliable, acked) {
+                    (Some(r), Some((rseq, seq, method))) => {
+                        r.rseq == rseq
+                            && Some(seq) == invite_seq
+                            && method.eq_ignore_ascii_case("INVITE")
+                    }
+                    _ => false,
+                };
+                if !matches {
+                    return self.reply(now, id, &req, 481);
+                }
+                c.reliable = None;
+                let answer = c.answer_after_prack.take();
+                let queued = c.queued_provisional.take();
+                self.reply(now, id, &req, 200);
+                if let Some(sdp) = answer {
+                    self.send_answer(now, call, sdp);
+                } else if let Some((status, sdp)) = queued {
+                    self.send_provisional(now, call, status, sdp);
+                }
             }
             Method::Options => self.reply_options(now, id, &req),
             Method::Other(_) => self.reply(now, id, &req, 501),
@@ -1558,6 +1716,32 @@ impl Endpoint {
 
 fn req_transport(p: &Peer) -> Transport {
     p.transport
+}
+
+/// RFC 3262's 100rel in the INVITE's Require or Supported.
+fn rel100_of(headers: &Headers) -> Rel100 {
+    let names = |h: &str| {
+        headers
+            .get_all(h)
+            .iter()
+            .any(|t| t.trim().eq_ignore_ascii_case("100rel"))
+    };
+    if names("Require") {
+        Rel100::Required
+    } else if names("Supported") {
+        Rel100::Supported
+    } else {
+        Rel100::No
+    }
+}
+
+/// A RAck header (RFC 3262 §7.2): response number, CSeq number, method.
+fn parse_rack(v: &str) -> Option<(u32, u32, &str)> {
+    let mut it = v.split_whitespace();
+    let rseq = it.next()?.parse().ok()?;
+    let seq = it.next()?.parse().ok()?;
+    let method = it.next()?;
+    Some((rseq, seq, method))
 }
 
 fn req_cseq(req: &Request) -> Result<u32, crate::ParseError> {

@@ -1,6 +1,9 @@
 //! Early media: 183 Session Progress carrying the SDP answer before the call is answered, repeated every
 //! minute while it stays unanswered (RFC 3261 §13.3.1.1), as is 180; then the 200 with the same SDP, or
-//! a final refusal. No early media without an offer in the INVITE.
+//! a final refusal. No early media without an offer in the INVITE. With 100rel (RFC 3262) in the
+//! caller's Supported, the 183 goes reliably (RSeq, repeated at T1, 2*T1… until the PRACK, 504 after
+//! 64*T1 without one) and the 200 waits for its PRACK; with Require: 100rel every provisional does, one
+//! at a time.
 mod common;
 
 use std::time::Duration;
@@ -99,4 +102,126 @@ fn no_early_media_without_an_offer() {
     assert!(h.sent().is_empty(), "nothing sent");
     h.ep.ring(h.now, call).unwrap();
     assert_eq!(h.sent()[0].status(), 180);
+}
+
+/// A PRACK (RFC 3262) for the reliable provisional `resp`, with `RAck: <rseq> 1 INVITE`.
+fn prack(resp: &chorus_sip::message::Response, branch: &str, cseq: u32, rseq: &str) -> String {
+    in_dialog("PRACK", resp, branch, cseq, "").replace(
+        "Content-Length: 0",
+        &format!("RAck: {rseq} 1 INVITE\nContent-Length: 0"),
+    )
+}
+
+#[test]
+fn with_100rel_supported_the_183_is_reliable_and_the_200_waits_for_its_prack() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite("r1@x", "z9hG4bK-r1", "Supported: 100rel, timer\n"));
+    h.sent();
+    h.ep.ring(h.now, call).unwrap();
+    let ringing = h.sent();
+    assert!(
+        ringing[0].response().headers.get("RSeq").is_none(),
+        "180 stays unreliable when 100rel is only supported"
+    );
+    h.ep.progress(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    let p = h.sent().remove(0).response().clone();
+    assert_eq!(p.status, 183);
+    assert_eq!(p.headers.get("Require"), Some("100rel"));
+    let rseq = p.headers.get("RSeq").expect("RSeq").to_string();
+    assert_eq!(p.body, SDP.as_bytes());
+
+    // Not PRACKed: sent again at T1, then 2*T1 later.
+    let again = h.advance(Duration::from_millis(1600));
+    let times: Vec<u128> = again.iter().map(|s| s.at.as_millis()).collect();
+    assert_eq!(times, [500, 1500], "{again:?}");
+    assert!(again
+        .iter()
+        .all(|s| s.status() == 183 && s.response().headers.get("RSeq") == Some(rseq.as_str())));
+
+    // The answer waits: the 183 carried our SDP and is not acknowledged.
+    h.ep.answer(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    assert!(h.sent().is_empty(), "no 200 before the PRACK");
+
+    // A PRACK for another RSeq is not ours.
+    let wrong = format!("{}", rseq.parse::<u32>().unwrap() + 7);
+    h.input(&prack(&p, "z9hG4bK-pr0", 2, &wrong));
+    assert_eq!(h.sent()[0].status(), 481);
+
+    h.input(&prack(&p, "z9hG4bK-pr1", 3, &rseq));
+    let sent = h.sent();
+    let statuses: Vec<(u16, String)> = sent
+        .iter()
+        .map(|s| {
+            let r = s.response();
+            (
+                r.status,
+                r.headers.get("CSeq").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [(200, "3 PRACK".to_string()), (200, "1 INVITE".to_string())],
+        "the PRACK's 200, then the INVITE's"
+    );
+    assert_eq!(sent[1].response().body, SDP.as_bytes());
+    // No more 183s.
+    let ok = sent[1].response().clone();
+    h.input(&in_dialog("ACK", &ok, "z9hG4bK-r1ack", 1, ""));
+    assert!(h
+        .advance(Duration::from_secs(10))
+        .iter()
+        .all(|s| s.status() != 183));
+}
+
+#[test]
+fn without_a_prack_the_invite_gets_504_after_64_t1() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite("r2@x", "z9hG4bK-r2", "Supported: 100rel\n"));
+    h.sent();
+    h.ep.progress(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    h.sent();
+    let later = h.advance(Duration::from_secs(40));
+    let reliable: Vec<u128> = later
+        .iter()
+        .filter(|s| s.status() == 183)
+        .map(|s| s.at.as_millis())
+        .collect();
+    assert_eq!(reliable, [500, 1500, 3500, 7500, 15500, 31500], "{later:?}");
+    let refused: Vec<&Sent> = later.iter().filter(|s| s.status() == 504).collect();
+    assert_eq!(refused[0].at, Duration::from_secs(32), "{later:?}");
+    let ended = h.events();
+    assert!(
+        ended
+            .iter()
+            .any(|e| matches!(e, chorus_sip::endpoint::Event::Ended { call: c, .. } if *c == call)),
+        "{ended:?}"
+    );
+}
+
+#[test]
+fn with_100rel_required_every_provisional_is_reliable_one_at_a_time() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite("r3@x", "z9hG4bK-r3", "Require: 100rel\n"));
+    let trying = h.sent();
+    assert_eq!(trying[0].status(), 100, "100rel is supported: no 420");
+    h.ep.ring(h.now, call).unwrap();
+    let r180 = h.sent().remove(0).response().clone();
+    assert_eq!(r180.status, 180);
+    let rseq180: u32 = r180.headers.get("RSeq").unwrap().parse().unwrap();
+    // The 183 waits for the 180's PRACK.
+    h.ep.progress(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    assert!(h.sent().is_empty());
+    h.input(&prack(&r180, "z9hG4bK-pr3", 2, &rseq180.to_string()));
+    let sent = h.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[0].status(), 200);
+    let r183 = sent[1].response();
+    assert_eq!(r183.status, 183);
+    assert_eq!(
+        r183.headers.get("RSeq"),
+        Some((rseq180 + 1).to_string().as_str()),
+        "RSeq counts up"
+    );
+    assert_eq!(r183.body, SDP.as_bytes());
 }

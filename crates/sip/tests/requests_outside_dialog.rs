@@ -96,12 +96,13 @@ fn garbage_and_acks_to_nothing_are_dropped() {
 #[test]
 fn require_of_an_unknown_extension_gets_420() {
     let mut h = Harness::new();
-    h.input(&invite("e1@x", "z9hG4bK-e1", "Require: 100rel\n"));
+    h.input(&invite("e1@x", "z9hG4bK-e1", "Require: 100rel, foo\n"));
     let sent = h.sent();
     assert_eq!(sent[0].status(), 420);
     assert_eq!(
         sent[0].response().headers.get("Unsupported"),
-        Some("100rel")
+        Some("foo"),
+        "100rel and timer are supported; only the unknown one is named"
     );
     assert!(h.events().is_empty());
 }
