@@ -6,6 +6,9 @@
 //!   no answered_at, status 404.
 //! - SIPp calls `early-answer`: a 183 with an SDP answer must come before the 200 (checked by the
 //!   scenario), and the call log's early_media_at precedes answered_at.
+//! - SIPp calls `early-answer` with `Require: 100rel`: the 183 must be reliable (Require, RSeq); SIPp
+//!   PRACKs it and gets the PRACK's 200 before the INVITE's 200. (PJSUA2 supports 100rel, so the first
+//!   test's 183 is reliable and PRACKed too.)
 //! - SIPp cancels `early-404` during its announcement: 200 for the CANCEL, 487 for the INVITE, and the
 //!   call is logged cancelled.
 
@@ -126,4 +129,24 @@ fn cancel_during_the_announcement() {
     assert!(line["answered_at"].is_null(), "{line}");
     // The server is fine afterwards.
     assert_eq!(common::sip::ping(chorus.sip_addr()).status(), Some(200));
+}
+
+#[test]
+fn a_reliable_183_is_pracked_before_the_200() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_early_media_100rel.xml",
+        chorus.sip_addr(),
+        "early-answer",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(30),
+    );
+    run.assert_success("reliable 183, PRACK, 200");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["end_reason"], "caller_bye", "{line}");
+    assert!(line["early_media_at"].is_string(), "{line}");
 }
