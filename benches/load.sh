@@ -7,6 +7,8 @@
 #                                                          with SECONDS, each call lasts long enough (whole 7.1 s
 #                                                          plays of g711a.pcap) that all CALLS are up for SECONDS,
 #                                                          and the steady-state CPU is sampled over those SECONDS
+#                                                          ROUTE=echo-recorded: the same calls, each recorded
+#                                                          whole (record_call) to a WAV in the run's temp dir
 #   bash benches/load.sh play  [CALLS=500] [RATE=50]       CALLS concurrent PCMU calls all playing `hello` 10 times
 #                                                          (~36 s, route `play`), RTP from Chorus only;
 #                                                          CODEC=G722 (or PCMA) makes the callers offer that codec
@@ -152,7 +154,7 @@ case "$mode" in
       echo "tcpdump not installed: no packet timing (apt-get install tcpdump)" >&2
     fi
     c0=$(cpu); k0=$(kcpu); t0=$(date +%s.%N)
-    sipp "$target" -sf "$scenario_file" -s "$mode" -r "$rate" -m "$calls" -l "$calls" \
+    sipp "$target" -sf "$scenario_file" -s "${ROUTE:-$mode}" -r "$rate" -m "$calls" -l "$calls" \
       -i 127.0.0.1 -p $sport -mp 40000 -nostdin -timeout 120s -timeout_error -trace_stat -stf "$work/stat.csv" \
       -fd 1 -trace_err -error_file "$work/err.log" >/dev/null 2>&1 &
     sipp_pid=$!
