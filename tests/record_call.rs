@@ -6,6 +6,7 @@
 //! sidecar has the call's fields. The `record-call-mask` route masks the recording for two seconds
 //! (silence in the file, time kept) and stops it a second before the call ends. `record-call-stereo`
 //! keeps the sides apart: the caller's tone alone on the left, our prompt alone on the right.
+//! `record-call-keys` sends a key in-band: its tone pair is in the recording, as the caller heard it.
 
 mod common;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use common::audio::{rms, tone_share, write_tone, Audio};
 use common::recording::Recording;
-use common::{pjsua_call, repo_root, Chorus, PjCall};
+use common::{pjsua_call, pjsua_call_args, repo_root, Chorus, PjCall};
 
 const TONE_HZ: f64 = 700.0;
 /// The caller's tone: amplitude 4000, RMS about 2830.
@@ -229,5 +230,44 @@ fn stereo_puts_the_caller_left_and_chorus_right() {
         r_quiet < 50.0,
         "the right channel is silent while we are: {r_quiet:.0}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn keys_sent_in_band_are_in_the_recording() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    let dir = common::scratch_dir("record-call-keys");
+    let heard = dir.join("heard.wav");
+    let result = pjsua_call_args(
+        chorus.sip_addr(),
+        &PjCall {
+            user: "record-call-keys",
+            play: None,
+            record: &heard,
+            seconds: 10.0,
+            wait_bye: true,
+            codec: Some("PCMU"),
+        },
+        &["--no-telephone-event"],
+    );
+    assert_eq!(result["connected"], true, "{result}");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log[0]["dtmf_sent"], "1", "{}", log[0]);
+    let rec = Recording::only_of(&chorus.recordings_dir(), &log[0]);
+    let audio = &rec.audio;
+    // Key 1 is 697 Hz + 1209 Hz, from 1 s for 200 ms.
+    let key = audio.slice(1.03, 1.17);
+    let pair = tone_share(key, audio.rate, 697.0) + tone_share(key, audio.rate, 1209.0);
+    let before = rms(audio.slice(0.2, 0.9));
+    eprintln!(
+        "key window: RMS {:.0}, 697+1209 Hz share {pair:.3}; before: RMS {before:.0}",
+        rms(key)
+    );
+    assert!(
+        rms(key) > 1000.0 && pair > 0.8,
+        "the key's tones are in the recording: RMS {:.0}, share {pair:.3}",
+        rms(key)
+    );
+    assert!(before < 50.0, "silence before the key: {before:.0}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -95,6 +95,8 @@ pub struct MediaStream {
     dtmf_tx: DigitPlayer,
     /// The frame being sent, when the player rewrites it (reused).
     tx_frame: Vec<i16>,
+    /// The last frame went out as `tx_frame` (rewritten by the digit player), not as given.
+    tx_rewritten: bool,
     /// When the next frame we send is due on the media clock (frame `n` at start + n * ptime).
     frame_due: Instant,
     ptime: Duration,
@@ -186,6 +188,7 @@ impl MediaStream {
             send_buf: Vec::with_capacity(12 + 2 * samples_per_frame),
             dtmf_tx,
             tx_frame: Vec::with_capacity(samples_per_frame),
+            tx_rewritten: false,
             frame_due: now,
             ptime,
         }
@@ -434,7 +437,8 @@ impl MediaStream {
     pub async fn send_frame(&mut self, pcm: &[i16]) -> io::Result<()> {
         let due = self.frame_due;
         self.frame_due += self.ptime;
-        if self.dtmf_tx.is_busy() {
+        self.tx_rewritten = self.dtmf_tx.is_busy();
+        if self.tx_rewritten {
             let mut frame = std::mem::take(&mut self.tx_frame);
             frame.clear();
             frame.extend_from_slice(pcm);
@@ -443,6 +447,13 @@ impl MediaStream {
             return result;
         }
         self.send_audio(pcm)
+    }
+
+    /// What the last [`MediaStream::send_frame`] sent when it was not the frame it was given: the frame
+    /// with in-band DTMF tones written into it (the whole-call recording records what the caller hears).
+    /// None when the frame went out as given.
+    pub fn last_rewritten_frame(&self) -> Option<&[i16]> {
+        self.tx_rewritten.then_some(self.tx_frame.as_slice())
     }
 
     /// Sends one frame through the digit player: its event packets, then the audio unless withheld.

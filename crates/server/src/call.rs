@@ -397,7 +397,9 @@ impl RtpCall {
             .await
             .map_err(|e| MediaError::Failed(format!("rtp send: {e}")))?;
         if let Some(cr) = self.call_rec.as_mut() {
-            if let Err(e) = cr.write(&self.frame) {
+            // What the caller heard: in-band keys we send are in it.
+            let sent = stream.last_rewritten_frame().unwrap_or(&self.frame);
+            if let Err(e) = cr.write(sent) {
                 tracing::warn!(call_id = %self.call_id, error = %e, "call recording failed; the call goes on");
                 self.errors.push(format!("recording failed: {e}"));
                 if let Some(cr) = self.call_rec.take() {
