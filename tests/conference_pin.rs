@@ -1,7 +1,8 @@
-//! A room behind a PIN, done in the dialplan (`collect` into `pin`, then `if pin == 1234` join, else
-//! "invalid" and hang up; tests/dialplans/conference.yaml, route `pin-N`). A is in room 5 directly
-//! (540 Hz); B dials `pin-5` and keys 1234 and ends up in the room with A (each hears the other); C keys
-//! 9999, is hung up, and neither hears nor is heard by the room.
+//! A room behind a PIN, the `conference` step's `pin` and `moderator_pin` (tests/dialplans/conference.yaml,
+//! route `pin-N`: members wait for a moderator, one try). A dials `pin-5` and keys the moderator PIN 4321
+//! (540 Hz); B keys 1234 and ends up in the room with A, each hearing the other (had A joined as a
+//! plain member, B would hear hold beeps, not A); C keys 9999, hears `invalid`, is hung up, and neither
+//! hears nor is heard by the room.
 
 mod common;
 mod conference;
@@ -16,7 +17,12 @@ fn right_pin_joins_wrong_pin_is_hung_up() {
     let chorus = common::Chorus::start("tests/dialplans/conference.yaml");
     let dir = work_dir("conf-pin");
     let members = vec![
-        Member::new("A", "conf-5", Some(TONES[0]), 0.0, 9.0),
+        Member::new("A", "pin-5", Some(TONES[0]), 0.0, 9.0).args(&[
+            "--dtmf",
+            "4321",
+            "--dtmf-at",
+            "0.8",
+        ]),
         Member::new("B", "pin-5", Some(TONES[1]), 0.3, 7.5).args(&[
             "--dtmf",
             "1234",
@@ -102,9 +108,11 @@ fn right_pin_joins_wrong_pin_is_hung_up() {
     let log = chorus.wait_call_log(3, Duration::from_secs(5));
     let by_pin = |pin: &str| {
         log.iter()
-            .find(|l| l["vars"]["pin"] == pin)
-            .unwrap_or_else(|| panic!("no call log line with pin {pin}: {log:#?}"))
+            .find(|l| l["dtmf"] == pin)
+            .unwrap_or_else(|| panic!("no call log line with keys {pin}: {log:#?}"))
     };
+    let moderator = by_pin("4321");
+    assert_eq!(moderator["route"], "pin", "{moderator}");
     let right = by_pin("1234");
     assert_eq!(right["route"], "pin", "{right}");
     assert_eq!(right["end_reason"], "caller_bye", "{right}");

@@ -36,8 +36,8 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{
-    Collect, Condition, HangupReason, Menu, Record, RecordCallControl, RoomOptions, Route, Step,
-    TransferMode, DTMF_KEYS,
+    Collect, Condition, HangupReason, Menu, PinCheck, Record, RecordCallControl, RoomOptions,
+    Route, Step, TransferMode, DTMF_KEYS,
 };
 use crate::prompt::{Prompt, PromptCache};
 use crate::time::LocalTime;
@@ -465,7 +465,15 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                     if room.is_empty() {
                         return Err(MediaError::Failed("conference room name is empty".into()));
                     }
-                    if self.media.join_room(&room, &c.options).await? == RoomExit::Full {
+                    let mut options = std::borrow::Cow::Borrowed(&c.options);
+                    if let Some(p) = &c.pin {
+                        match self.check_pin(p).await? {
+                            None => return Ok(Flow::Next),
+                            Some(true) => options.to_mut().moderator = true,
+                            Some(false) => {}
+                        }
+                    }
+                    if self.media.join_room(&room, &options).await? == RoomExit::Full {
                         self.play_names(&c.full).await?;
                     }
                 }
@@ -646,6 +654,53 @@ impl<'a, M: CallMedia> Runner<'a, M> {
         }
         self.vars.insert(c.into.clone(), String::new());
         self.steps(&c.on_failure).await
+    }
+
+    /// Asks for a conference PIN: `Some(moderator)` once the caller keyed the members' PIN (`false`) or
+    /// the moderator PIN (`true`), `None` after `tries` wrong ones (each followed by `bad_pin`). Keys
+    /// end with `#`, when the longest PIN is in, or 3 s after the last key (5 s for the first).
+    async fn check_pin(&mut self, p: &PinCheck) -> Result<Option<bool>, MediaError> {
+        let pin = self.expand(&p.pin);
+        let moderator_pin = p.moderator_pin.as_ref().map(|t| self.expand(t));
+        if pin.is_empty() {
+            tracing::warn!("conference: the PIN is empty; no PIN asked");
+            return Ok(Some(false));
+        }
+        let moderator_pin = moderator_pin.filter(|m| !m.is_empty());
+        let max = pin
+            .chars()
+            .count()
+            .max(moderator_pin.as_ref().map_or(0, |m| m.chars().count()));
+        let keys = Collect {
+            into: String::new(),
+            prompts: Vec::new(),
+            min: 1,
+            max,
+            terminators: "#".into(),
+            first_digit_timeout: Duration::from_secs(5),
+            digit_timeout: Duration::from_secs(3),
+            tries: p.tries,
+            no_input: Vec::new(),
+            invalid: Vec::new(),
+            pattern: None,
+            on_failure: Vec::new(),
+        };
+        for attempt in 0..p.tries {
+            if attempt > 0 {
+                self.flush_digits().await?;
+            }
+            self.play_barge_in(&p.prompt).await?;
+            let input = self.read_input(&keys).await?.unwrap_or_default();
+            if moderator_pin.as_deref() == Some(input.as_str()) {
+                return Ok(Some(true));
+            }
+            if input == pin {
+                return Ok(Some(false));
+            }
+            tracing::info!(try_ = attempt + 1, of = p.tries, "conference: wrong PIN");
+            self.play_names(&p.bad_pin).await?;
+        }
+        Ok(None)
     }
 
     /// One try's keys: `None` when nothing at all was pressed before the first-digit timeout.

@@ -409,6 +409,25 @@ pub struct Conference {
     pub options: RoomOptions,
     /// Prompts played when the room is full (`full`).
     pub full: Vec<String>,
+    /// The PIN asked before joining (`pin`, with `moderator_pin`, `pin_prompt`, `bad_pin`, `pin_tries`).
+    pub pin: Option<PinCheck>,
+}
+
+/// The PIN a `conference` step asks for before the caller joins (FreeSWITCH's conference `pin` and
+/// `moderator-pin`, Asterisk ConfBridge's `pin`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinCheck {
+    /// The members' PIN (`pin`, keys, or a template such as `'{room_pin}'`; empty when expanded: no PIN
+    /// is asked).
+    pub pin: Template,
+    /// A second PIN that joins the caller as a moderator (`moderator_pin`).
+    pub moderator_pin: Option<Template>,
+    /// Played at the start of each try, with barge-in (`pin_prompt`, default `enter-pin`).
+    pub prompt: Vec<String>,
+    /// Played after a wrong PIN or none (`bad_pin`, default `invalid`).
+    pub bad_pin: Vec<String>,
+    /// Tries before giving up (`pin_tries`, default 3); then `bad_pin` and the next step.
+    pub tries: u32,
 }
 
 /// How a member joins a room; the room settings apply when the first member creates the room.
@@ -1265,6 +1284,11 @@ impl<'a> Checker<'a> {
             "wait_for_moderator",
             "end_with_moderator",
             "hold_prompt",
+            "pin",
+            "moderator_pin",
+            "pin_prompt",
+            "bad_pin",
+            "pin_tries",
         ];
         if !matches!(n.value, Node::Map(_)) {
             let room = self.template(n, "conference room")?;
@@ -1272,6 +1296,7 @@ impl<'a> Checker<'a> {
                 room,
                 options: RoomOptions::default(),
                 full: Vec::new(),
+                pin: None,
             })));
         }
         let f = self.fields(n, "conference", KEYS)?;
@@ -1334,11 +1359,83 @@ impl<'a> Checker<'a> {
             }
         }
         let full = self.optional(&f, "full", Vec::new(), |c, n| c.prompt_list(n, "full"));
+        let pin = self.pin_check(&f);
         Some(Step::Conference(Box::new(Conference {
             room,
             options,
             full,
+            pin,
         })))
+    }
+
+    /// The `pin` options of a `conference` step.
+    fn pin_check(&mut self, f: &Fields<'_>) -> Option<PinCheck> {
+        let Some(pin_node) = f.get("pin") else {
+            for key in ["moderator_pin", "pin_prompt", "bad_pin", "pin_tries"] {
+                if let Some(n) = f.get(key) {
+                    self.err(&n.referenced, format!("conference: '{key}' needs 'pin'"));
+                }
+            }
+            return None;
+        };
+        let pin = self.pin(pin_node, "pin");
+        let moderator_pin = f
+            .get("moderator_pin")
+            .and_then(|n| self.pin(n, "moderator_pin"));
+        let prompt = match f.get("pin_prompt") {
+            Some(n) => self.prompt_list(n, "pin_prompt").unwrap_or_default(),
+            None => self.default_prompt("enter-pin", pin_node),
+        };
+        let bad_pin = match f.get("bad_pin") {
+            Some(n) => self.prompt_list(n, "bad_pin").unwrap_or_default(),
+            None => self.default_prompt("invalid", pin_node),
+        };
+        let tries = self.optional(f, "pin_tries", 3, |c, n| c.count(n, "pin_tries", 1, 20)) as u32;
+        Some(PinCheck {
+            pin: pin?,
+            moderator_pin,
+            prompt,
+            bad_pin,
+            tries,
+        })
+    }
+
+    /// A PIN: quoted keys (0-9 * A-D; `#` ends the input) or a template.
+    fn pin(&mut self, n: &Sp, what: &str) -> Option<Template> {
+        if matches!(n.value, Node::Int(_) | Node::Float(_)) {
+            let text = n.value.scalar_text().unwrap_or_default();
+            self.err(
+                &n.referenced,
+                format!("{what}: quote it ('{text}'), or leading zeros are lost"),
+            );
+            return None;
+        }
+        let t = self.template(n, what)?;
+        if let [Part::Text(text)] = t.0.as_slice() {
+            if let Some(c) = text.chars().find(|c| !DTMF_KEYS.contains(*c) || *c == '#') {
+                self.err(
+                    &n.referenced,
+                    format!(
+                        "{what}: '{c}' cannot be in a PIN (keys 0-9, *, A-D; # ends the input)"
+                    ),
+                );
+                return None;
+            }
+            if text.chars().count() > 20 {
+                self.err(&n.referenced, format!("{what}: at most 20 keys"));
+                return None;
+            }
+        }
+        Some(t)
+    }
+
+    /// A prompt the step plays by default, checked like one written at `at`.
+    fn default_prompt(&mut self, name: &str, at: &Sp) -> Vec<String> {
+        self.prompts.push(Ref {
+            name: name.to_string(),
+            at: at.referenced,
+        });
+        vec![name.to_string()]
     }
 
     fn send_dtmf(&mut self, n: &Sp) -> Option<Step> {
@@ -1793,7 +1890,12 @@ fn collect_prompts<'a>(steps: &'a [Step], out: &mut Vec<&'a str>) {
                 collect_prompts(&c.on_failure, out);
             }
             Step::Record(r) if r.beep => out.push("beep"),
-            Step::Conference(c) => out.extend(c.full.iter().map(String::as_str)),
+            Step::Conference(c) => {
+                out.extend(c.full.iter().map(String::as_str));
+                if let Some(p) = &c.pin {
+                    out.extend(p.prompt.iter().chain(&p.bad_pin).map(String::as_str));
+                }
+            }
             Step::If(i) => {
                 collect_prompts(&i.then, out);
                 collect_prompts(&i.otherwise, out);

@@ -252,7 +252,8 @@ impl CallMedia for FakeCall {
         room: &str,
         options: &RoomOptions,
     ) -> Result<RoomExit, MediaError> {
-        self.note(format!("join {room} muted={}", options.muted));
+        let moderator = if options.moderator { " moderator" } else { "" };
+        self.note(format!("join {room} muted={}{moderator}", options.muted));
         if self.room_full {
             return Ok(RoomExit::Full);
         }
@@ -317,6 +318,7 @@ fn prompts() -> PromptCache {
             ("open".into(), 1000),
             ("closed".into(), 1000),
             ("full".into(), 700),
+            ("enter-pin".into(), 1500),
         ];
         all.extend(
             crate::model::DIGIT_PROMPTS
@@ -1156,6 +1158,141 @@ async fn conference_join_leave_and_full() {
     let mut call = FakeCall::new(Some(Duration::from_secs(9)));
     let (out, _) = run_user(&p, "conf-7", &mut call).await;
     assert_eq!(out, Outcome::CallerHungUp);
+}
+
+const PIN_ROOM: &str = "routes:
+  - match: 'conf-(?P<room>[0-9]+)'
+    steps:
+      - conference: {room: '{room}', pin: '1234', moderator_pin: '98765'}
+      - play: goodbye
+  - match: 'open-(?P<code>[0-9]*)'
+    steps:
+      - conference: {room: open, pin: '{code}'}
+";
+
+#[tokio::test(start_paused = true)]
+async fn conference_pin_typed_over_the_prompt_joins() {
+    let p = plan(PIN_ROOM);
+    // Keys during the 1.5 s prompt cut it; the PIN ends at '#'.
+    let mut call = FakeCall::new(Some(Duration::from_secs(20))).keys(&[
+        (500, '1'),
+        (700, '2'),
+        (900, '3'),
+        (1100, '4'),
+        (1300, '#'),
+    ]);
+    let (out, _) = run_user(&p, "conf-7", &mut call).await;
+    assert_eq!(out, Outcome::CallerHungUp);
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play enter-pin",
+            "500 stop enter-pin (1)",
+            "500 key 1",
+            "700 key 2",
+            "900 key 3",
+            "1100 key 4",
+            "1300 key #",
+            "1300 join 7 muted=false",
+            "20000 caller-bye"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn conference_moderator_pin_joins_as_moderator() {
+    let p = plan(PIN_ROOM);
+    // The longest PIN is 5 keys: the input ends at the fifth, no '#' needed.
+    let keys: Vec<(u64, char)> = "98765"
+        .chars()
+        .enumerate()
+        .map(|(i, k)| (2000 + 300 * i as u64, k))
+        .collect();
+    let mut call = FakeCall::new(Some(Duration::from_secs(10))).keys(&keys);
+    run_user(&p, "conf-7", &mut call).await;
+    let e = call.entries();
+    assert_eq!(
+        e[e.len() - 2..],
+        ["3200 join 7 muted=false moderator", "10000 caller-bye"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn conference_members_pin_then_timeout_when_a_longer_moderator_pin_exists() {
+    let p = plan(PIN_ROOM);
+    // 1234 without '#': the input waits for a fifth key 3 s, then it is the members' PIN.
+    let mut call = FakeCall::new(Some(Duration::from_secs(10))).keys(&[
+        (2000, '1'),
+        (2100, '2'),
+        (2200, '3'),
+        (2300, '4'),
+    ]);
+    run_user(&p, "conf-7", &mut call).await;
+    let e = call.entries();
+    assert_eq!(
+        e[e.len() - 3..],
+        ["5300 no key", "5300 join 7 muted=false", "10000 caller-bye"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn conference_three_wrong_pins_play_bad_pin_and_go_on() {
+    let p = plan(PIN_ROOM);
+    // Try 1: 1111#. Try 2: nothing (5 s after the prompt). Try 3: 12345 (five keys, wrong).
+    let mut call = FakeCall::new(None).keys(&[
+        (2000, '1'),
+        (2100, '1'),
+        (2200, '1'),
+        (2300, '1'),
+        (2400, '#'),
+        (12_000, '1'),
+        (12_100, '2'),
+        (12_200, '3'),
+        (12_300, '4'),
+        (12_400, '5'),
+    ]);
+    let (out, _) = run_user(&p, "conf-7", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    let e = call.entries();
+    assert!(!e.iter().any(|l| l.contains("join")), "{e:?}");
+    let plays: Vec<&String> = e.iter().filter(|l| l.contains(" play ")).collect();
+    assert_eq!(
+        plays,
+        [
+            "0 play enter-pin",
+            "2400 play invalid",
+            "3400 play enter-pin",
+            "9900 play invalid", // 3.4 + 1.5 s prompt + 5 s with no key
+            "10900 play enter-pin",
+            "12400 play invalid",
+            "13400 play goodbye" // the next step
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn conference_pin_from_a_variable_and_empty_means_none() {
+    let p = plan(PIN_ROOM);
+    let mut call = FakeCall::new(Some(Duration::from_secs(5))).keys(&[(100, '4'), (200, '2')]);
+    run_user(&p, "open-42", &mut call).await;
+    assert_eq!(
+        call.entries()[..6],
+        [
+            "0 answer",
+            "0 play enter-pin",
+            "100 stop enter-pin (4)",
+            "100 key 4",
+            "200 key 2",
+            "200 join open muted=false"
+        ]
+    );
+    let mut call = FakeCall::new(Some(Duration::from_secs(5)));
+    run_user(&p, "open-", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        ["0 answer", "0 join open muted=false", "5000 caller-bye"]
+    );
 }
 
 #[tokio::test(start_paused = true)]

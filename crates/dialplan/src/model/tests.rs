@@ -142,7 +142,8 @@ fn defaults() {
         Step::Conference(Box::new(Conference {
             room: Template::text("lobby"),
             options: RoomOptions::default(),
-            full: vec![]
+            full: vec![],
+            pin: None,
         }))
     );
     assert_eq!(
@@ -418,6 +419,72 @@ fn conference_mute_key_and_moderator_options() {
             "x.yaml:6:58: mute_key '#1' starts with exit_key '#'",
             "x.yaml:8:44: moderator must be true or false, found a string",
         ]
+    );
+}
+
+#[test]
+fn conference_pin_options_are_checked() {
+    let e = errors(
+        "routes:
+  - match: a
+    steps:
+      - conference: {room: '1', pin: 1234}
+      - conference: {room: '1', pin: '12#4'}
+      - conference: {room: '1', moderator_pin: '99'}
+      - conference: {room: '1', pin: '1', pin_tries: 0}
+      - conference: {room: '1', pin: '{pin', bad_pin: [a, b]}
+      - conference: {room: '1', pin: '123456789012345678901'}
+",
+    );
+    assert_eq!(
+        e,
+        [
+            "x.yaml:4:38: pin: quote it ('1234'), or leading zeros are lost",
+            "x.yaml:5:38: pin: '#' cannot be in a PIN (keys 0-9, *, A-D; # ends the input)",
+            "x.yaml:6:48: conference: 'moderator_pin' needs 'pin'",
+            "x.yaml:7:54: pin_tries must be between 1 and 20, found 0",
+            "x.yaml:8:38: pin: unclosed '{' in '{pin'",
+            "x.yaml:9:38: pin: at most 20 keys",
+        ]
+    );
+    let plan = Dialplan::parse(
+        "x.yaml",
+        "routes:
+  - match: 'c(?P<code>[0-9]+)'
+    steps:
+      - conference: {room: '1', pin: '0042', moderator_pin: '{code}', pin_prompt: [a, b], pin_tries: 5}
+      - conference: {room: '1', pin: '7'}
+",
+        None,
+    )
+    .expect("valid");
+    let pins: Vec<&PinCheck> = plan.routes[0]
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Conference(c) => c.pin.as_ref().expect("a pin"),
+            _ => panic!("not a conference"),
+        })
+        .collect();
+    assert_eq!(pins[0].pin, Template::text("0042"));
+    assert_eq!(
+        pins[0].moderator_pin,
+        Some(Template(vec![Part::Var("code".into())]))
+    );
+    assert_eq!((pins[0].prompt.len(), pins[0].tries), (2, 5));
+    assert_eq!(
+        (
+            &pins[1].prompt[..],
+            &pins[1].bad_pin[..],
+            pins[1].tries,
+            &pins[1].moderator_pin
+        ),
+        (
+            &["enter-pin".to_string()][..],
+            &["invalid".to_string()][..],
+            3,
+            &None
+        )
     );
 }
 
