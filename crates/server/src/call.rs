@@ -238,6 +238,17 @@ fn on_digit(dtmf: &mut DtmfStream, keys: &mut VecDeque<char>, ev: DtmfEvent) {
 }
 
 impl RtpCall {
+    /// The sidecar fields of a recording of this call that starts now.
+    fn recording_meta(&self) -> RecordingMeta {
+        RecordingMeta {
+            call_id: self.call_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            room: None,
+            started_at: SystemTime::now(),
+        }
+    }
+
     fn new(s: CallSetup) -> RtpCall {
         RtpCall {
             handle: s.handle,
@@ -628,13 +639,7 @@ impl CallMedia for RtpCall {
             self.answer().await?;
         }
         let rate = self.sample_rate();
-        let meta = RecordingMeta {
-            call_id: self.call_id.clone(),
-            from: self.from.clone(),
-            to: self.to.clone(),
-            room: None,
-            started_at: SystemTime::now(),
-        };
+        let meta = self.recording_meta();
         let mut rec = match Recorder::create(&self.recordings_dir, &spec.name, rate, &meta) {
             Ok(r) => r,
             Err(e) => {
@@ -738,13 +743,7 @@ impl CallMedia for RtpCall {
         if self.stream.is_none() {
             self.answer().await?;
         }
-        let meta = RecordingMeta {
-            call_id: self.call_id.clone(),
-            from: self.from.clone(),
-            to: self.to.clone(),
-            room: None,
-            started_at: SystemTime::now(),
-        };
+        let meta = self.recording_meta();
         let channels = if stereo { 2 } else { 1 };
         let rate = self.sample_rate();
         match Recorder::create_channels(&self.recordings_dir, name, rate, channels, &meta) {
