@@ -11,10 +11,15 @@
 //!   test's 183 is reliable and PRACKed too.)
 //! - SIPp cancels `early-404` during its announcement: 200 for the CANCEL, 487 for the INVITE, and the
 //!   call is logged cancelled.
+//! - SIPp calls `early-404` without an offer, with `Supported: 100rel`: Chorus's offer comes in the
+//!   reliable 183, SIPp answers in the PRACK with a port the test listens on, and the test hears the
+//!   hello prompt there (loudness envelope) before the 404. (PJSUA2 2.15 aborts on an offer in a 183,
+//!   pjproject issue #3709, so SIPp signals and the test takes the RTP.)
 
 mod common;
 
-use std::time::Duration;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
 
 use common::audio::{envelope_similarity, Audio};
 use common::{pjsua_call, repo_root, sipp, Chorus, PjCall, Transport};
@@ -149,4 +154,69 @@ fn a_reliable_183_is_pracked_before_the_200() {
     assert_eq!(line["status"], 200, "{line}");
     assert_eq!(line["end_reason"], "caller_bye", "{line}");
     assert!(line["early_media_at"].is_string(), "{line}");
+}
+
+#[test]
+fn without_an_offer_our_offer_goes_in_the_reliable_183_and_the_prack_answers() {
+    let chorus = Chorus::start(DIALPLAN);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port().to_string();
+    // PCMU audio that reaches the port of the PRACK's answer, until 1 s after it stops (at most 15 s).
+    let listener = std::thread::spawn(move || {
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut samples = Vec::new();
+        let mut buf = [0u8; 2048];
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < Duration::from_secs(15)
+            && last.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(1))
+        {
+            if let Ok((n, _)) = sock.recv_from(&mut buf) {
+                if let Some((0, payload)) = common::rtp::parse(&buf[..n]) {
+                    samples.extend(payload.iter().map(|b| common::rtp::ulaw_decode(*b)));
+                    last = Some(Instant::now());
+                }
+            }
+        }
+        samples
+    });
+    let run = sipp(
+        "uac_late_offer_early_media.xml",
+        chorus.sip_addr(),
+        "early-404",
+        Transport::Udp,
+        1,
+        &["-key", "rtp_port", &port],
+        Duration::from_secs(30),
+    );
+    run.assert_success("our offer in a reliable 183, the answer in the PRACK, then 404");
+    let audio = Audio {
+        rate: 8000,
+        samples: listener.join().unwrap(),
+    };
+    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
+    let speech = audio.loud_seconds(SPEECH);
+    let similarity = envelope_similarity(&prompt, &audio, 1.0);
+    eprintln!(
+        "heard {:.2} s of audio, {speech:.2} s of speech, envelope correlation {similarity:.2}",
+        audio.seconds()
+    );
+    assert!(
+        speech >= 2.0,
+        "only {speech:.2} s of speech heard in early media (the prompt has {:.2} s)",
+        prompt.loud_seconds(SPEECH)
+    );
+    assert!(
+        similarity > 0.8,
+        "what was heard does not follow the prompt's loudness (correlation {similarity:.2})"
+    );
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    eprintln!("{line}");
+    assert_eq!(line["status"], 404, "{line}");
+    assert_eq!(line["end_reason"], "server_bye", "{line}");
+    assert!(line["early_media_at"].is_string(), "{line}");
+    assert!(line["answered_at"].is_null(), "{line}");
+    assert_eq!(line["rtp"]["codec"], "PCMU", "{line}");
 }

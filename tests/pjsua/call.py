@@ -14,7 +14,9 @@ Keys the far end sends us: with --report-dtmf, "dtmf_received" is every key PJSU
 Call.onDtmfDigit, in order, and "dtmf_events" every Call.onDtmfEvent as {"digit", "at" (seconds after media
 was up), "duration_ms", "end" (the event's end rather than its start or an update), "method"}.
 --no-telephone-event takes telephone-event out of our SDP offer (Call.onCallSdpCreated), so the far end
-can only send keys as tones in the audio (record them with --record). Prints one JSON line:
+can only send keys as tones in the audio (record them with --record). --no-sdp-offer sends the INVITE
+without SDP (PJSUA_CALL_NO_SDP_OFFER): the far end offers, in a reliable 183 or in its 200, and PJSUA
+answers in the PRACK or the ACK. Prints one JSON line:
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
 
@@ -307,6 +309,8 @@ def main():
                     help='report keys the far end sends ("dtmf_received", "dtmf_events")')
     ap.add_argument("--no-telephone-event", action="store_true",
                     help="offer no telephone-event (keys can then only come as tones in the audio)")
+    ap.add_argument("--no-sdp-offer", action="store_true",
+                    help="send the INVITE without SDP (late offer): the far end offers, we answer")
     ap.add_argument(
         "--follow-transfer",
         type=float,
@@ -365,6 +369,8 @@ def main():
 
     call = Call(acc, args)
     prm = pj.CallOpParam(True)
+    if args.no_sdp_offer:
+        prm.opt.flag |= pj.PJSUA_CALL_NO_SDP_OFFER
     try:
         call.makeCall("sip:%s@%s" % (args.user, args.target), prm)
     except pj.Error as e:

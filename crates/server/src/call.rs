@@ -28,7 +28,8 @@ use crate::calllog::RtpSummary;
 use crate::rooms::Rooms;
 use crate::server::{CallReport, Command, Signal};
 
-/// How long a call that answered without an offer waits for the ACK's answer.
+/// How long a call that sent our offer (without one in the INVITE) waits for the answer: in the ACK, or
+/// in the PRACK of a reliable 183.
 const LATE_ANSWER_WAIT: Duration = Duration::from_secs(32);
 /// How long a transfer waits for the caller's answer to our REFER (timer F is 32 s).
 const TRANSFER_WAIT: Duration = Duration::from_secs(35);
@@ -57,6 +58,9 @@ pub struct CallSetup {
     pub socket: MediaSocket,
     /// Media negotiated from the INVITE's offer (None: the offer is ours, the answer comes with the ACK).
     pub negotiated: Option<Negotiated>,
+    /// The caller takes reliable provisional responses (RFC 3262): without its offer, early media can
+    /// still start (our offer in a reliable 183, its answer in the PRACK).
+    pub reliable_provisionals: bool,
     /// To the SIP task.
     pub commands: mpsc::Sender<Command>,
     /// From the SIP task.
@@ -137,6 +141,8 @@ struct RtpCall {
     signals: mpsc::UnboundedReceiver<Signal>,
     socket: Option<MediaSocket>,
     negotiated: Option<Negotiated>,
+    /// See [`CallSetup::reliable_provisionals`].
+    reliable_provisionals: bool,
     stream: Option<MediaStream>,
     ids: (u32, u16, u32),
     answered: bool,
@@ -256,6 +262,7 @@ impl RtpCall {
             signals: s.signals,
             socket: Some(s.socket),
             negotiated: s.negotiated,
+            reliable_provisionals: s.reliable_provisionals,
             stream: None,
             ids: (s.ssrc, s.initial_seq, s.initial_timestamp),
             answered: false,
@@ -441,6 +448,19 @@ impl RtpCall {
         self.send_frame().await
     }
 
+    /// Waits until media is negotiated (the answer to our offer), at most [`LATE_ANSWER_WAIT`].
+    async fn wait_for_answer(&mut self, what: &str) -> Result<(), MediaError> {
+        let deadline = Instant::now() + LATE_ANSWER_WAIT;
+        while self.negotiated.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(MediaError::Failed(what.into()));
+            }
+            self.idle(left.min(Duration::from_millis(100))).await?;
+        }
+        Ok(())
+    }
+
     /// Waits without media (before the answer), still noticing the end of the call.
     async fn idle(&mut self, d: Duration) -> Result<(), MediaError> {
         let end = Instant::now() + d;
@@ -450,7 +470,9 @@ impl RtpCall {
                 sig = self.signals.recv() => match sig {
                     Some(Signal::Dtmf(ev)) => on_digit(&mut self.dtmf, &mut self.keys, ev),
                     Some(Signal::Hold(on)) => self.held = on,
-                    Some(Signal::Confirmed(Some(n))) => self.negotiated = Some(n),
+                    Some(Signal::Confirmed(Some(n))) | Some(Signal::EarlyAnswer(n)) => {
+                        self.negotiated = Some(n)
+                    }
                     Some(Signal::Confirmed(None)) => {}
                     Some(Signal::Transferred(ok)) => self.transfer_result = Some(ok),
                     Some(Signal::TransferProgress(status)) => self.transfer_progress = Some(status),
@@ -483,6 +505,7 @@ fn apply_signal(
             Ok(())
         }
         Some(Signal::Confirmed(_))
+        | Some(Signal::EarlyAnswer(_))
         | Some(Signal::Dtmf(_))
         | Some(Signal::Transferred(_))
         | Some(Signal::TransferProgress(_)) => Ok(()),
@@ -505,17 +528,8 @@ impl CallMedia for RtpCall {
             self.early = false;
             return Ok(());
         }
-        if self.negotiated.is_none() {
-            // We offered in the 200 OK; the answer arrives with the ACK.
-            let deadline = Instant::now() + LATE_ANSWER_WAIT;
-            while self.negotiated.is_none() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(MediaError::Failed("no sdp answer in ack".into()));
-                }
-                self.idle(left.min(Duration::from_millis(100))).await?;
-            }
-        }
+        // Without an offer in the INVITE, we offered in the 200 OK; the answer arrives with the ACK.
+        self.wait_for_answer("no sdp answer in ack").await?;
         self.start_stream()
     }
 
@@ -527,12 +541,14 @@ impl CallMedia for RtpCall {
         if self.answered || self.early {
             return Ok(true);
         }
-        if self.negotiated.is_none() {
-            // Our offer would have to go in a reliable 183 and the answer come in the PRACK: not done.
+        if self.negotiated.is_none() && !self.reliable_provisionals {
+            // Our offer can only go in a reliable 183 (RFC 3262 §5), and this caller takes none.
             self.command(Command::Ring(self.handle)).await?;
             return Ok(false);
         }
         self.command(Command::Progress(self.handle)).await?;
+        // Without an offer in the INVITE, ours went in the 183; the answer arrives with the PRACK.
+        self.wait_for_answer("no sdp answer in prack").await?;
         self.start_stream()?;
         self.early = true;
         Ok(true)

@@ -72,6 +72,9 @@ pub struct CallReport {
 pub enum Signal {
     /// The ACK arrived; for a call whose INVITE had no offer, the negotiated media from the ACK's answer.
     Confirmed(Option<Negotiated>),
+    /// The PRACK of our reliable 183 brought the answer to our offer (an INVITE without one): media
+    /// negotiated, early media can start.
+    EarlyAnswer(Negotiated),
     /// The peer put us on hold (true) or took us off it (false): stop or resume sending.
     Hold(bool),
     /// A key press from SIP INFO.
@@ -356,6 +359,29 @@ impl Server {
                     }
                 }
             }
+            Event::EarlyAnswer { call, body } => {
+                let Some(entry) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                let negotiated = body
+                    .as_deref()
+                    .ok_or_else(|| "prack carried no sdp answer".to_string())
+                    .and_then(|b| sdp::accept_answer(b, &entry.local).map_err(|e| e.to_string()));
+                match negotiated {
+                    Ok(n) => {
+                        // The offer/answer is done: the 2xx repeats our SDP, and the ACK brings none.
+                        entry.late_offer = false;
+                        let _ = entry.signals.send(Signal::EarlyAnswer(n));
+                    }
+                    Err(reason) => {
+                        tracing::warn!(call_id = %entry.record.call_id, %reason, "early offer failed: 488");
+                        entry.ending = Some("error");
+                        entry.record.status = Some(488);
+                        let _ = entry.signals.send(Signal::Ended);
+                        let _ = self.endpoint.reject(now, call, 488, &[]);
+                    }
+                }
+            }
             Event::Reoffer { call, offer } => {
                 let Some(entry) = self.calls.get_mut(&call) else {
                     return;
@@ -581,6 +607,7 @@ impl Server {
             None => None,
         };
         let late_offer = negotiated.is_none();
+        let reliable_provisionals = ic.takes_reliable_provisionals();
         let body = match &negotiated {
             Some(n) => n.answer.clone().into_bytes(),
             None => sdp::offer(&local).into_bytes(),
@@ -594,6 +621,7 @@ impl Server {
             prompts: self.prompts.clone(),
             socket,
             negotiated,
+            reliable_provisionals,
             commands: self.commands.clone(),
             signals: signal_rx,
             ssrc: self.rng.gen(),

@@ -107,6 +107,15 @@ pub struct IncomingCall {
     pub request: Request,
 }
 
+impl IncomingCall {
+    /// The caller takes reliable provisional responses (RFC 3262 `100rel` in Supported or Require): early
+    /// media is possible without an offer in the INVITE (ours goes in a reliable 183, the answer comes in
+    /// the PRACK).
+    pub fn takes_reliable_provisionals(&self) -> bool {
+        rel100_of(&self.request.headers) != Rel100::No
+    }
+}
+
 /// What the application hears. Poll with [`Endpoint::poll_event`].
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -118,6 +127,14 @@ pub enum Event {
         /// The call.
         call: CallHandle,
         /// The ACK's body, if any.
+        body: Option<Vec<u8>>,
+    },
+    /// The PRACK of the reliable 183 that carried our offer (an INVITE without one, see
+    /// [`Endpoint::progress`]): `body` is the caller's SDP answer, `None` when the PRACK had none.
+    EarlyAnswer {
+        /// The call.
+        call: CallHandle,
+        /// The PRACK's body, if any.
         body: Option<Vec<u8>>,
     },
     /// A re-INVITE: answer it with [`Endpoint::answer_reoffer`].
@@ -179,7 +196,9 @@ pub enum EndpointError {
     #[error("no re-invite pending")]
     NoReoffer,
     /// Early media asked for a call whose INVITE carried no SDP offer.
-    #[error("the invite had no sdp offer: no early media")]
+    #[error(
+        "the invite had no sdp offer and the caller takes no reliable provisionals: no early media"
+    )]
     NoOffer,
 }
 
@@ -288,6 +307,8 @@ struct Call {
     queued_provisional: Option<(u16, Option<Vec<u8>>)>,
     /// Our 2xx, waiting for the PRACK of a reliable provisional that carried our SDP answer (§3).
     answer_after_prack: Option<Vec<u8>>,
+    /// Our offer went in a reliable 183 (the INVITE had none): the PRACK carries the answer.
+    early_offer: bool,
 }
 
 /// What the caller's INVITE said of reliable provisional responses (RFC 3262).
@@ -588,8 +609,11 @@ impl Endpoint {
     /// hears what we send before the call is answered (RFC 3261 §13.3.1.1 with RFC 3960's gateway
     /// model). Repeated every minute until the call is answered or ends. When the caller supports
     /// 100rel (RFC 3262) the 183 goes reliably: repeated until the caller's PRACK, and the 2xx waits for
-    /// that PRACK. Without an offer in the INVITE there is no early media (our offer would have to go in
-    /// a reliable provisional and its answer in the PRACK: not done), so this is refused with
+    /// that PRACK.
+    ///
+    /// An INVITE without an offer: `sdp` is our offer, and it can only go in a reliable provisional
+    /// (RFC 3262 §5), whose PRACK brings the answer as [`Event::EarlyAnswer`]; the 2xx repeats the same
+    /// SDP. A caller that does not take reliable provisionals gets no early media:
     /// [`EndpointError::NoOffer`].
     pub fn progress(
         &mut self,
@@ -597,9 +621,17 @@ impl Endpoint {
         call: CallHandle,
         sdp: Vec<u8>,
     ) -> Result<(), EndpointError> {
-        let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
+        let c = self
+            .calls
+            .get_mut(&call)
+            .ok_or(EndpointError::UnknownCall)?;
         if c.invite.body.is_empty() {
-            return Err(EndpointError::NoOffer);
+            if c.rel100 == Rel100::No {
+                return Err(EndpointError::NoOffer);
+            }
+            if c.state == CallState::Early {
+                c.early_offer = true;
+            }
         }
         self.provisional(now, call, 183, Some(sdp))
     }
@@ -1033,6 +1065,7 @@ impl Endpoint {
             reliable: None,
             queued_provisional: None,
             answer_after_prack: None,
+            early_offer: false,
         };
         self.calls.insert(handle, call);
         self.dialogs
@@ -1230,10 +1263,16 @@ impl Endpoint {
                 if !matches {
                     return self.reply(now, id, &req, 481);
                 }
-                c.reliable = None;
+                let early_answer = c.reliable.take().is_some_and(|r| r.has_sdp) && c.early_offer;
                 let answer = c.answer_after_prack.take();
                 let queued = c.queued_provisional.take();
                 self.reply(now, id, &req, 200);
+                if early_answer {
+                    self.events.push_back(Event::EarlyAnswer {
+                        call,
+                        body: (!req.body.is_empty()).then_some(req.body),
+                    });
+                }
                 if let Some(sdp) = answer {
                     self.send_answer(now, call, sdp);
                 } else if let Some((status, sdp)) = queued {

@@ -1,14 +1,15 @@
 //! Early media: 183 Session Progress carrying the SDP answer before the call is answered, repeated every
 //! minute while it stays unanswered (RFC 3261 §13.3.1.1), as is 180; then the 200 with the same SDP, or
-//! a final refusal. No early media without an offer in the INVITE. With 100rel (RFC 3262) in the
+//! a final refusal. With 100rel (RFC 3262) in the
 //! caller's Supported, the 183 goes reliably (RSeq, repeated at T1, 2*T1… until the PRACK, 504 after
 //! 64*T1 without one) and the 200 waits for its PRACK; with Require: 100rel every provisional does, one
-//! at a time.
+//! at a time. An INVITE without an offer gets early media only from a caller that takes 100rel: our
+//! offer in the reliable 183, the answer in its PRACK (RFC 3262 §5).
 mod common;
 
 use std::time::Duration;
 
-use chorus_sip::endpoint::EndpointError;
+use chorus_sip::endpoint::{EndpointError, Event};
 use common::*;
 
 #[test]
@@ -85,15 +86,9 @@ fn ringing_is_repeated_every_minute() {
 }
 
 #[test]
-fn no_early_media_without_an_offer() {
+fn no_early_media_without_an_offer_from_a_caller_without_100rel() {
     let mut h = Harness::new();
-    let with_offer = invite("e4@x", "z9hG4bK-e4", "");
-    let head = with_offer
-        .split("Content-Type:")
-        .next()
-        .unwrap()
-        .to_string();
-    let call = h.incoming(&format!("{head}Content-Length: 0\n\n"));
+    let call = h.incoming(&invite_without_offer("e4@x", "z9hG4bK-e4", ""));
     h.sent();
     assert!(matches!(
         h.ep.progress(h.now, call, SDP.as_bytes().to_vec()),
@@ -102,6 +97,109 @@ fn no_early_media_without_an_offer() {
     assert!(h.sent().is_empty(), "nothing sent");
     h.ep.ring(h.now, call).unwrap();
     assert_eq!(h.sent()[0].status(), 180);
+}
+
+/// An INVITE like [`invite`] with `extra` headers but no SDP offer.
+fn invite_without_offer(call_id: &str, branch: &str, extra: &str) -> String {
+    let with_offer = invite(call_id, branch, extra);
+    let head = with_offer.split("Content-Type:").next().unwrap();
+    format!("{head}Content-Length: 0\n\n")
+}
+
+/// A PRACK for `resp` acknowledging `rseq`, carrying `body` (an SDP answer, or nothing).
+fn prack_with(
+    resp: &chorus_sip::message::Response,
+    branch: &str,
+    cseq: u32,
+    rseq: &str,
+    body: &str,
+) -> String {
+    in_dialog("PRACK", resp, branch, cseq, body).replace(
+        "Contact: <sip:alice@127.0.0.1:5070>\n",
+        &format!("Contact: <sip:alice@127.0.0.1:5070>\nRAck: {rseq} 1 INVITE\n"),
+    )
+}
+
+#[test]
+fn without_an_offer_a_100rel_caller_gets_our_offer_in_a_reliable_183_and_answers_in_the_prack() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite_without_offer(
+        "lo1@x",
+        "z9hG4bK-lo1",
+        "Supported: 100rel\n",
+    ));
+    h.sent();
+    h.ep.progress(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    let p = h.sent().remove(0).response().clone();
+    assert_eq!(p.status, 183);
+    assert_eq!(p.headers.get("Require"), Some("100rel"));
+    assert_eq!(p.body, SDP.as_bytes(), "our offer");
+    let rseq = p.headers.get("RSeq").expect("RSeq").to_string();
+
+    // The dialplan answers before the PRACK: the 200 waits for it.
+    h.ep.answer(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    assert!(h.sent().is_empty());
+    let answer = SDP.replace("6000", "6100");
+    h.input(&prack_with(&p, "z9hG4bK-lo1p", 2, &rseq, &answer));
+    let events = h.events();
+    assert!(
+        matches!(events.as_slice(), [Event::EarlyAnswer { call: c, body: Some(b) }]
+            if *c == call && b == &answer.replace('\n', "\r\n").into_bytes()),
+        "{events:?}"
+    );
+    let sent = h.sent();
+    let statuses: Vec<(u16, &str)> = sent
+        .iter()
+        .map(|s| (s.status(), s.response().headers.get("CSeq").unwrap()))
+        .collect();
+    assert_eq!(statuses, [(200, "2 PRACK"), (200, "1 INVITE")]);
+    assert_eq!(
+        sent[1].response().body,
+        SDP.as_bytes(),
+        "the 200 repeats our SDP"
+    );
+    h.input(&in_dialog("ACK", sent[1].response(), "z9hG4bK-lo1a", 1, ""));
+    assert!(
+        matches!(h.events().as_slice(), [Event::Confirmed { body: None, .. }]),
+        "an ACK without SDP: the offer/answer was done in the PRACK"
+    );
+}
+
+#[test]
+fn a_prack_without_the_answer_is_reported_as_such() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite_without_offer(
+        "lo2@x",
+        "z9hG4bK-lo2",
+        "Require: 100rel\n",
+    ));
+    h.sent();
+    h.ep.progress(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    let p = h.sent().remove(0).response().clone();
+    let rseq = p.headers.get("RSeq").expect("RSeq").to_string();
+    h.input(&prack_with(&p, "z9hG4bK-lo2p", 2, &rseq, ""));
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::EarlyAnswer { body: None, .. }]
+    ));
+    assert_eq!(h.sent()[0].status(), 200, "the PRACK itself is fine");
+    h.ep.reject(h.now, call, 488, &[]).unwrap();
+    assert_eq!(h.sent()[0].status(), 488);
+}
+
+#[test]
+fn a_prack_of_a_plain_183_brings_no_early_answer_event() {
+    let mut h = Harness::new();
+    let call = h.incoming(&invite("lo3@x", "z9hG4bK-lo3", "Supported: 100rel\n"));
+    h.sent();
+    h.ep.progress(h.now, call, SDP.as_bytes().to_vec()).unwrap();
+    let p = h.sent().remove(0).response().clone();
+    let rseq = p.headers.get("RSeq").expect("RSeq").to_string();
+    h.input(&prack_with(&p, "z9hG4bK-lo3p", 2, &rseq, ""));
+    assert!(
+        h.events().is_empty(),
+        "the INVITE had the offer: nothing to negotiate"
+    );
 }
 
 /// A PRACK (RFC 3262) for the reliable provisional `resp`, with `RAck: <rseq> 1 INVITE`.
