@@ -1,26 +1,27 @@
 //! Audio through the echo route, checked by content: a real user agent (PJSUA2) sends a 1 kHz tone for
 //! 4 s with PCMU and again with PCMA, records what comes back, and the recording must hold that tone,
-//! loud, from within half a second of the start of audio to the end of the call.
+//! loud, from within half a second of the start of audio to the end of the call. Once more with an INVITE
+//! without SDP (late offer): Chorus offers in its 200 and PJSUA2 answers in the ACK.
 
 mod common;
 
 use std::time::Duration;
 
 use common::audio::{tone_dominance, write_tone, Audio};
-use common::{pjsua_call, Chorus, PjCall};
+use common::{pjsua_call_args, Chorus, PjCall};
 
 const TONE_HZ: f64 = 1000.0;
 /// The tone's RMS is 8000/√2 ≈ 5660; two G.711 passes keep it within a dB.
 const LOUD: f64 = 2000.0;
 
-fn echo_tone(codec: &str) {
+fn echo_tone(codec: &str, extra: &[&str]) {
     let chorus = Chorus::start("tests/dialplans/test.yaml");
     let dir = common::scratch_dir("media-echo");
     let tone = dir.join("tone.wav");
     let heard = dir.join(format!("heard-{codec}.wav"));
     write_tone(&tone, 8000, TONE_HZ, 5.0, 8000.0);
 
-    let result = pjsua_call(
+    let result = pjsua_call_args(
         chorus.sip_addr(),
         &PjCall {
             user: "echo",
@@ -30,6 +31,7 @@ fn echo_tone(codec: &str) {
             wait_bye: false,
             codec: Some(codec),
         },
+        extra,
     );
     assert_eq!(result["connected"], true, "{result}");
     assert_eq!(result["media_active"], true, "{result}");
@@ -93,10 +95,15 @@ fn echo_tone(codec: &str) {
 
 #[test]
 fn echo_returns_the_tone_with_pcmu() {
-    echo_tone("PCMU");
+    echo_tone("PCMU", &[]);
 }
 
 #[test]
 fn echo_returns_the_tone_with_pcma() {
-    echo_tone("PCMA");
+    echo_tone("PCMA", &[]);
+}
+
+#[test]
+fn echo_returns_the_tone_when_the_invite_has_no_offer() {
+    echo_tone("PCMU", &["--no-sdp-offer"]);
 }

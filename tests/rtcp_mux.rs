@@ -1,7 +1,8 @@
 //! Where Chorus sends its RTCP reports, as the caller's SDP asks: on the RTP port when the offer has
 //! `a=rtcp-mux` (RFC 5761; the answer carries it too), to the `a=rtcp` port (RFC 3605) when given, and to
 //! the RTP port + 1 otherwise (RFC 3550 §11). Each call sends 6 s of RTP to the echo route and watches
-//! both of its ports.
+//! both of its ports. When the INVITE has no offer, Chorus's offer (in its 200) proposes `a=rtcp-mux` and
+//! the caller's answer (in the ACK) decides.
 
 mod common;
 
@@ -38,15 +39,43 @@ fn is_rtcp(data: &[u8]) -> bool {
     data.len() >= 8 && data[0] >> 6 == 2 && (200..=204).contains(&data[1])
 }
 
-/// Places a call to echo offering PCMU with `extra` SDP lines, sends 6 s of RTP from `rtp` and counts
-/// what comes back on `rtp` and on `watch` (the socket where RTCP should or should not arrive). Returns
-/// the answer's SDP and the counts.
+/// `head` (a request without its blank line) with `body` as its SDP.
+fn with_body(head: &str, body: &str) -> String {
+    let head: Vec<String> = head
+        .lines()
+        .filter(|l| !l.starts_with("Content-Type:"))
+        .map(|l| {
+            if l.starts_with("Content-Length:") {
+                format!(
+                    "Content-Type: application/sdp\r\nContent-Length: {}",
+                    body.len()
+                )
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n"))
+}
+
+/// Who offers in a test call, and the extra SDP lines the caller adds to its side.
+#[derive(Clone, Copy)]
+enum Sdp<'a> {
+    /// The INVITE offers PCMU and PCMA with these lines.
+    Offer(&'a str),
+    /// The INVITE has no offer; the ACK answers Chorus's offer with PCMU and these lines.
+    Answer(&'a str),
+}
+
+/// Places a call to echo (see [`Sdp`]), sends 6 s of RTP from `rtp` and counts what comes back on `rtp`
+/// and on `watch` (the socket where RTCP should or should not arrive). Returns Chorus's SDP (its answer
+/// or its offer) and the counts.
 fn call(
     chorus: &Chorus,
     id: &str,
     rtp: &UdpSocket,
     watch: &UdpSocket,
-    extra: &str,
+    sdp: Sdp,
 ) -> (String, Seen, Seen) {
     let server = chorus.sip_addr();
     let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -54,25 +83,28 @@ fn call(
     let port = rtp.local_addr().unwrap().port();
     let invite = leg.invite(port);
     let (head, body) = invite.split_once("\r\n\r\n").unwrap();
-    let body = format!("{body}{extra}");
-    let head = head
-        .lines()
-        .map(|l| {
-            if l.starts_with("Content-Length:") {
-                format!("Content-Length: {}", body.len())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    sip.send_to(format!("{head}\r\n\r\n{body}").as_bytes(), server)
-        .unwrap();
+    let invite = match sdp {
+        Sdp::Offer(extra) => with_body(head, &format!("{body}{extra}")),
+        Sdp::Answer(_) => with_body(head, "").replace("Content-Type: application/sdp\r\n", ""),
+    };
+    sip.send_to(invite.as_bytes(), server).unwrap();
     let ok = final_response(&sip, "INVITE", Duration::from_secs(5));
     assert_eq!(ok.status(), Some(200), "{}", ok.start);
     leg.to_tag = ok.to_tag();
-    sip.send_to(leg.ack_2xx().as_bytes(), server).unwrap();
-    let media: SocketAddr = sdp_media(&ok.body).expect("media address in the answer");
+    let ack = match sdp {
+        Sdp::Offer(_) => leg.ack_2xx(),
+        Sdp::Answer(extra) => {
+            let ack = leg.ack_2xx();
+            let (head, _) = ack.split_once("\r\n\r\n").unwrap();
+            let answer = format!(
+                "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n{extra}"
+            );
+            with_body(head, &answer)
+        }
+    };
+    sip.send_to(ack.as_bytes(), server).unwrap();
+    let media: SocketAddr = sdp_media(&ok.body).expect("media address in Chorus's SDP");
     let answer = ok.body.clone();
 
     let mut on_rtp = Seen::default();
@@ -113,14 +145,15 @@ fn rtcp_goes_where_the_offer_asks() {
         // Multiplexed: the reports come on the RTP port, none on the port above.
         let mux = s.spawn(|| {
             let (rtp, above) = port_pair();
-            let (answer, on_rtp, on_above) = call(&chorus, "mux", &rtp, &above, "a=rtcp-mux\r\n");
+            let (answer, on_rtp, on_above) =
+                call(&chorus, "mux", &rtp, &above, Sdp::Offer("a=rtcp-mux\r\n"));
             assert!(answer.contains("a=rtcp-mux"), "{answer}");
             (on_rtp, on_above)
         });
         // Not multiplexed: on the port above (RFC 3550 §11)...
         let plain = s.spawn(|| {
             let (rtp, above) = port_pair();
-            let (_, on_rtp, on_above) = call(&chorus, "plain", &rtp, &above, "");
+            let (_, on_rtp, on_above) = call(&chorus, "plain", &rtp, &above, Sdp::Offer(""));
             (on_rtp, on_above)
         });
         // ...or on the port a=rtcp names.
@@ -133,7 +166,7 @@ fn rtcp_goes_where_the_offer_asks() {
                 "a-rtcp",
                 &rtp,
                 &elsewhere,
-                &format!("a=rtcp:{at}\r\n"),
+                Sdp::Offer(&format!("a=rtcp:{at}\r\n")),
             );
             (on_rtp, on_elsewhere)
         });
@@ -160,6 +193,43 @@ fn rtcp_goes_where_the_offer_asks() {
             on_elsewhere.rtcp >= 1,
             "RTCP on the a=rtcp port: {on_elsewhere:?}"
         );
+    });
+}
+
+#[test]
+fn our_offer_proposes_rtcp_mux_and_the_callers_answer_decides() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    std::thread::scope(|s| {
+        let mux = s.spawn(|| {
+            let (rtp, above) = port_pair();
+            call(
+                &chorus,
+                "late-mux",
+                &rtp,
+                &above,
+                Sdp::Answer("a=rtcp-mux\r\n"),
+            )
+        });
+        let plain = s.spawn(|| {
+            let (rtp, above) = port_pair();
+            call(&chorus, "late-plain", &rtp, &above, Sdp::Answer(""))
+        });
+        let (offer, on_rtp, on_above) = mux.join().unwrap();
+        eprintln!("answered with mux: rtp port {on_rtp:?}, port above {on_above:?}");
+        assert!(
+            offer.contains("a=rtcp-mux"),
+            "our offer proposes it: {offer}"
+        );
+        assert!(on_rtp.rtp >= 200, "the echo comes back: {on_rtp:?}");
+        assert!(on_rtp.rtcp >= 1, "RTCP on the RTP port: {on_rtp:?}");
+        assert_eq!(on_above.rtcp + on_above.rtp, 0, "{on_above:?}");
+
+        let (offer, on_rtp, on_above) = plain.join().unwrap();
+        eprintln!("answered without: rtp port {on_rtp:?}, port above {on_above:?}");
+        assert!(offer.contains("a=rtcp-mux"), "{offer}");
+        assert!(on_rtp.rtp >= 200, "{on_rtp:?}");
+        assert_eq!(on_rtp.rtcp, 0, "no RTCP on the RTP port: {on_rtp:?}");
+        assert!(on_above.rtcp >= 1, "RTCP on the port above: {on_above:?}");
     });
 }
 

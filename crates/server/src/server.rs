@@ -409,7 +409,7 @@ impl Server {
                         now,
                         call,
                         200,
-                        Some(sdp::offer(&entry.local).into_bytes()),
+                        Some(sdp::reoffer(&entry.local).into_bytes()),
                     ),
                 };
                 if let Err(e) = result {

@@ -231,10 +231,22 @@ pub fn answer(offer: &[u8], local: &LocalMedia) -> Result<Negotiated, SdpError> 
 }
 
 /// Our offer: one `sendrecv` audio stream with all our codecs, static payload types where they have one,
-/// dynamic ones from 96, and telephone-event (PT 101 at 8000 Hz) when enabled.
+/// dynamic ones from 96, telephone-event (PT 101 at 8000 Hz) when enabled, and `a=rtcp-mux` (RFC 5761
+/// §5.1.1: RTCP on the RTP port if the answer agrees; our RTCP port stays bound for an answer that does
+/// not).
 ///
 /// Deterministic in `local`: [`accept_answer`] rebuilds the same text to know what was offered.
 pub fn offer(local: &LocalMedia) -> String {
+    offer_sdp(local, true)
+}
+
+/// The offer for a re-INVITE (or UPDATE) without SDP in a call: [`offer`] without `a=rtcp-mux`, as the
+/// answer to a re-offer does not change how an established call sends RTCP.
+pub fn reoffer(local: &LocalMedia) -> String {
+    offer_sdp(local, false)
+}
+
+fn offer_sdp(local: &LocalMedia, rtcp_mux: bool) -> String {
     let plan = OfferPlan::new(local);
     let mut out = session_skeleton(local);
     let codecs: Vec<(u8, String, Option<String>)> = plan
@@ -259,7 +271,7 @@ pub fn offer(local: &LocalMedia) -> String {
         &codecs,
         None,
         Direction::SendRecv,
-        false,
+        rtcp_mux,
     );
     if codecs.is_empty() {
         // Nothing to offer: a disabled stream still makes a well-formed m= line.
@@ -332,8 +344,8 @@ pub fn accept_answer(answer: &[u8], local: &LocalMedia) -> Result<Negotiated, Sd
         remote_rtp: remote_rtp(remote_ip, md),
         direction: remote_dir.reversed(),
         remote_ptime_ms: ptime(&sd, md),
-        // Our offers do not propose multiplexing.
-        rtcp_mux: false,
+        // We offered it; the answer takes it or not.
+        rtcp_mux: md.attributes.iter().any(|a| a.key == "rtcp-mux"),
         remote_rtcp: remote_rtcp(remote_ip, md),
     })
 }

@@ -68,9 +68,28 @@ fn offer_lists_all_codecs_and_telephone_event() {
     ] {
         assert!(text.contains(&format!("{l}\r\n")), "{l} missing in {text}");
     }
-    assert!(text.ends_with("a=ptime:20\r\na=sendrecv\r\n"));
+    assert!(
+        text.ends_with("a=ptime:20\r\na=sendrecv\r\na=rtcp-mux\r\n"),
+        "{text}"
+    );
     let sd = SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes())).unwrap();
     assert_eq!(sd.media_descriptions.len(), 1);
+}
+
+#[test]
+fn our_offer_proposes_rtcp_mux_and_the_answer_decides() {
+    let plain = "v=0\r\no=- 5 5 IN IP4 10.2.2.2\r\ns=-\r\nc=IN IP4 10.2.2.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+    let n = sdp::accept_answer(plain.as_bytes(), &local()).unwrap();
+    assert!(!n.rtcp_mux, "no a=rtcp-mux in the answer: RTCP on port + 1");
+    assert_eq!(n.remote_rtcp, Some("10.2.2.2:6001".parse().unwrap()));
+    let mux = format!("{plain}a=rtcp-mux\r\n");
+    let n = sdp::accept_answer(mux.as_bytes(), &local()).unwrap();
+    assert!(n.rtcp_mux, "the answer took it");
+    assert!(n.answer.contains("a=rtcp-mux\r\n"), "{}", n.answer);
+    // A re-offer (re-INVITE without SDP) does not propose it: the call keeps how it sends RTCP.
+    let re = sdp::reoffer(&local());
+    assert!(!re.contains("rtcp-mux"), "{re}");
+    assert_eq!(re, sdp::offer(&local()).replace("a=rtcp-mux\r\n", ""));
 }
 
 #[test]
