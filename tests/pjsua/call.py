@@ -16,7 +16,10 @@ was up), "duration_ms", "end" (the event's end rather than its start or an updat
 --no-telephone-event takes telephone-event out of our SDP offer (Call.onCallSdpCreated), so the far end
 can only send keys as tones in the audio (record them with --record). --no-sdp-offer sends the INVITE
 without SDP (PJSUA_CALL_NO_SDP_OFFER): the far end offers, in a reliable 183 or in its 200, and PJSUA
-answers in the PRACK or the ACK. Prints one JSON line:
+answers in the PRACK or the ACK. --reinvite T:CODEC sends a re-INVITE T seconds after media is up offering
+only CODEC; "reinvite_status" is the far end's final answer to it, "codec" the codec in use at the end
+(PJSUA reconnects the player and recorder when the re-INVITE rebuilds its stream; "media_updates" counts
+those). Prints one JSON line:
 
     {"connected": true, "duration": 4.02, "remote_bye": false, "status": 200, "media_at": 0.11, ...}
 
@@ -127,6 +130,7 @@ class Call(pj.Call):
         self.player = None
         self.recorder = None
         self.media_at = None
+        self.reinvite_sent = False
 
     def onCallSdpCreated(self, prm):
         if not self.args.no_telephone_event or prm.remSdp.wholeSdp:
@@ -196,14 +200,35 @@ class Call(pj.Call):
         self.transferred = TransferredCall(self.acc)
         prm.newCall = self.transferred
 
+    def onCallTsxState(self, prm):
+        # The final answer to our re-INVITE: the first final status of a client INVITE transaction once
+        # it is sent (the call's first INVITE ended seconds before).
+        try:
+            tsx = prm.e.body.tsxState.tsx
+        except AttributeError:
+            return
+        if (self.reinvite_sent and "reinvite_status" not in RESULT and tsx.role == pj.PJSIP_ROLE_UAC
+                and tsx.method == "INVITE" and tsx.statusCode >= 200):
+            RESULT["reinvite_status"] = tsx.statusCode
+
     def onCallMediaState(self, prm):
         ci = self.getInfo()
         for i, mi in enumerate(ci.media):
             if mi.type != pj.PJMEDIA_TYPE_AUDIO or mi.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                 continue
-            if self.media_at is not None:
-                continue
             aud = self.getAudioMedia(i)
+            if self.media_at is not None:
+                # A re-INVITE rebuilt the stream: same player and recorder on its (maybe new) port.
+                RESULT["media_updates"] = RESULT.get("media_updates", 0) + 1
+                if self.recorder is not None:
+                    aud.startTransmit(self.recorder)
+                if self.player is not None:
+                    self.player.startTransmit(aud)
+                try:
+                    RESULT["codec"] = self.getStreamInfo(i).codecName
+                except pj.Error:
+                    pass
+                continue
             if self.args.record:
                 self.recorder = pj.AudioMediaRecorder()
                 self.recorder.createRecorder(self.args.record)
@@ -236,6 +261,17 @@ def send_dtmf(call, keys, method, at):
         RESULT.setdefault("dtmf_times", []).append([round(at, 3), keys])
     except pj.Error as e:
         RESULT["error"] = "dtmf: %s" % e.info()
+
+
+def send_reinvite(ep, call, codec):
+    """A re-INVITE whose offer has only `codec`."""
+    for c in ep.codecEnum2():
+        ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(codec + "/") else 0)
+    try:
+        call.reinvite_sent = True
+        call.reinvite(pj.CallOpParam(True))
+    except pj.Error as e:
+        RESULT["error"] = "reinvite: %s" % e.info()
 
 
 def dtmf_schedule(args, ap):
@@ -309,6 +345,7 @@ def main():
                     help='report keys the far end sends ("dtmf_received", "dtmf_events")')
     ap.add_argument("--no-telephone-event", action="store_true",
                     help="offer no telephone-event (keys can then only come as tones in the audio)")
+    ap.add_argument("--reinvite", help="SECONDS:CODEC: re-INVITE offering only CODEC that long after media is up")
     ap.add_argument("--no-sdp-offer", action="store_true",
                     help="send the INVITE without SDP (late offer): the far end offers, we answer")
     ap.add_argument(
@@ -377,6 +414,13 @@ def main():
         RESULT["error"] = "makeCall: %s" % e.info()
         finish(2)
 
+    reinvite = None
+    if args.reinvite:
+        t, _, codec = args.reinvite.partition(":")
+        try:
+            reinvite = (float(t), codec)
+        except ValueError:
+            ap.error("--reinvite %r: want SECONDS:CODEC" % args.reinvite)
     start = time.monotonic()
     setup_limit = start + 5.0
     while not call.disconnected:
@@ -390,6 +434,9 @@ def main():
         while schedule and now - call.media_at >= schedule[0][0]:
             _, keys = schedule.pop(0)
             send_dtmf(call, keys, args.dtmf_method, now - call.media_at)
+        if reinvite is not None and now - call.media_at >= reinvite[0]:
+            send_reinvite(ep, call, reinvite[1])
+            reinvite = None
         if now - call.media_at >= args.seconds:
             if args.wait_bye:
                 RESULT["error"] = "no BYE within %.1f s" % args.seconds

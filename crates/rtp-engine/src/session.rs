@@ -216,13 +216,34 @@ impl RtpSession {
         self.timestamp
     }
 
-    /// Replaces the SDP address (a re-INVITE moved the peer). An already latched peer stays latched,
-    /// since it has proved it receives our packets at its source address.
+    /// Takes the peer's SDP address from a re-INVITE or UPDATE. The same address as before changes
+    /// nothing (an already latched peer stays latched: it has proved it receives our packets at its
+    /// source address). A new one means the peer moved its media, as signalled: the latch is released,
+    /// packets go to the new address, and the first valid RTP from then on latches again.
     pub fn set_remote(&mut self, remote: Option<SocketAddr>) {
+        if remote != self.cfg.remote {
+            tracing::debug!(old = ?self.cfg.remote, new = ?remote, "rtp: peer moved its media");
+            self.latched = None;
+        }
         self.cfg.remote = remote;
         if self.latched.is_none() {
             self.send_target = remote;
         }
+    }
+
+    /// Takes a codec and payload types renegotiated by a re-INVITE or UPDATE, keeping our SSRC,
+    /// sequence numbers and timestamps (the stream goes on, RFC 3264 §8.3.2). A new codec gets fresh
+    /// encoder and decoder state; the caller keeps the sample rate the same (timestamps keep counting
+    /// in the same units).
+    pub fn set_codec(&mut self, codec: Codec, payload_type: u8, telephone_event_pt: Option<u8>) {
+        if codec != self.cfg.codec {
+            self.encoder = codec.encoder();
+            self.decoder = codec.decoder();
+            self.marker_next = true;
+        }
+        self.cfg.codec = codec;
+        self.cfg.payload_type = payload_type;
+        self.cfg.telephone_event_pt = telephone_event_pt;
     }
 
     /// The audio decoded from the last datagram that returned [`Payload::Audio`].

@@ -20,6 +20,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::codec::Codec;
 use crate::dtmf::send::{DigitPlayer, FrameAction};
 use crate::dtmf::{inband, rfc4733, DtmfEvent};
 use crate::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
@@ -45,6 +46,33 @@ pub enum MediaEvent<'a> {
     Audio(&'a [i16]),
     /// A key press (RFC 4733 or in-band), reported once.
     Dtmf(DtmfEvent),
+}
+
+/// What a re-INVITE or UPDATE negotiated for a running stream ([`MediaStream::renegotiate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Renegotiation {
+    /// The codec to send and expect.
+    pub codec: Codec,
+    /// Its payload type.
+    pub payload_type: u8,
+    /// The telephone-event payload type, if negotiated.
+    pub telephone_event_pt: Option<u8>,
+    /// The peer's RTP address from the new SDP (`None` on hold with `c=0.0.0.0`).
+    pub remote: Option<SocketAddr>,
+    /// RTCP multiplexed on the RTP port.
+    pub rtcp_mux: bool,
+    /// The peer's RTCP address when not multiplexed.
+    pub remote_rtcp: Option<SocketAddr>,
+}
+
+/// A renegotiated codec the stream cannot switch to in place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot switch from {from:?} to {to:?} in place: another sample rate or frame size")]
+pub struct CodecSwitchError {
+    /// The stream's codec.
+    pub from: Codec,
+    /// The one asked for.
+    pub to: Codec,
 }
 
 enum Wake {
@@ -595,9 +623,52 @@ impl MediaStream {
         &self.session
     }
 
-    /// Replaces the peer's SDP address (re-INVITE).
+    /// Replaces the peer's SDP address (re-INVITE); see [`RtpSession::set_remote`].
     pub fn set_remote(&mut self, remote: Option<SocketAddr>) {
         self.session.set_remote(remote);
+    }
+
+    /// Applies what a re-INVITE or UPDATE negotiated, the stream going on (same SSRC, sequence and
+    /// timestamps): the peer's address (a new one is followed and latched again), the codec and payload
+    /// types, and where RTCP goes. A new codec must have the stream's sample rate, clock rate and frame
+    /// size (G.711 µ-law and A-law swap in place); the jitter buffer then starts over, since what it
+    /// holds was coded the old way. Whether keys are sent as events or tones, and whether the in-band
+    /// detector listens, follows telephone-event coming or going. Nothing changes on an error.
+    pub fn renegotiate(&mut self, r: Renegotiation) -> Result<(), CodecSwitchError> {
+        let cfg = *self.session.config();
+        let old = cfg.codec;
+        if r.codec != old
+            && (r.codec.sample_rate() != old.sample_rate()
+                || r.codec.clock_rate() != old.clock_rate()
+                || r.codec.samples_per_frame(cfg.ptime_ms) != self.samples_per_frame)
+        {
+            return Err(CodecSwitchError {
+                from: old,
+                to: r.codec,
+            });
+        }
+        if r.codec != old || r.payload_type != cfg.payload_type {
+            if let Some(jb) = self.jitter.as_mut() {
+                jb.reset();
+            }
+            self.last_audio = None;
+        }
+        if r.telephone_event_pt != cfg.telephone_event_pt {
+            self.inband = match r.telephone_event_pt {
+                Some(_) => None,
+                None => inband::Detector::new(r.codec.sample_rate()).ok(),
+            };
+            self.dtmf_tx = match r.telephone_event_pt {
+                Some(pt) => DigitPlayer::events(r.codec.clock_rate(), pt, self.ptime),
+                None => DigitPlayer::tones(r.codec.sample_rate()),
+            };
+        }
+        self.session
+            .set_codec(r.codec, r.payload_type, r.telephone_event_pt);
+        self.session.set_remote(r.remote);
+        self.sdp_rtp = r.remote;
+        self.set_rtcp(r.rtcp_mux, r.remote_rtcp);
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use chorus_rtp::dtmf::rfc4733::SendError;
 use chorus_rtp::dtmf::{DtmfEvent, DtmfStream};
 use chorus_rtp::ports::MediaSocket;
 use chorus_rtp::session::SessionConfig;
-use chorus_rtp::stream::{MediaEvent, MediaStream};
+use chorus_rtp::stream::{MediaEvent, MediaStream, Renegotiation};
 use chorus_sip::endpoint::CallHandle;
 use chorus_sip::sdp::{Direction, Negotiated};
 use tokio::sync::mpsc;
@@ -353,6 +353,9 @@ impl RtpCall {
                         self.transfer_result = Some(ok);
                     } else if let Some(Signal::TransferProgress(status)) = sig {
                         self.transfer_progress = Some(status);
+                    } else if let Some(Signal::Renegotiated(n)) = sig {
+                        renegotiate(stream, &n, &self.call_id);
+                        self.negotiated = Some(n);
                     } else {
                         apply_signal(sig, stream, &mut self.held, &mut self.ended)?;
                     }
@@ -470,9 +473,9 @@ impl RtpCall {
                 sig = self.signals.recv() => match sig {
                     Some(Signal::Dtmf(ev)) => on_digit(&mut self.dtmf, &mut self.keys, ev),
                     Some(Signal::Hold(on)) => self.held = on,
-                    Some(Signal::Confirmed(Some(n))) | Some(Signal::EarlyAnswer(n)) => {
-                        self.negotiated = Some(n)
-                    }
+                    Some(Signal::Confirmed(Some(n)))
+                    | Some(Signal::EarlyAnswer(n))
+                    | Some(Signal::Renegotiated(n)) => self.negotiated = Some(n),
                     Some(Signal::Confirmed(None)) => {}
                     Some(Signal::Transferred(ok)) => self.transfer_result = Some(ok),
                     Some(Signal::TransferProgress(status)) => self.transfer_progress = Some(status),
@@ -492,6 +495,25 @@ fn relative_to(path: &Path, dir: &Path) -> Option<String> {
     rel.to_str().map(str::to_string)
 }
 
+/// Applies a re-offer's result to the running stream. The SIP task only answers with codecs the stream
+/// can switch to, so a refusal here is logged, not fatal.
+fn renegotiate(stream: &mut MediaStream, n: &Negotiated, call_id: &str) {
+    let Some(codec) = Codec::from_name(&n.codec.name) else {
+        return;
+    };
+    let r = Renegotiation {
+        codec,
+        payload_type: n.payload_type,
+        telephone_event_pt: n.telephone_event_pt,
+        remote: n.remote_rtp,
+        rtcp_mux: n.rtcp_mux,
+        remote_rtcp: n.remote_rtcp,
+    };
+    if let Err(e) = stream.renegotiate(r) {
+        tracing::warn!(%call_id, error = %e, "re-offer not applied to the media");
+    }
+}
+
 fn apply_signal(
     sig: Option<Signal>,
     stream: &mut MediaStream,
@@ -506,6 +528,7 @@ fn apply_signal(
         }
         Some(Signal::Confirmed(_))
         | Some(Signal::EarlyAnswer(_))
+        | Some(Signal::Renegotiated(_))
         | Some(Signal::Dtmf(_))
         | Some(Signal::Transferred(_))
         | Some(Signal::TransferProgress(_)) => Ok(()),

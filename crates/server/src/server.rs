@@ -75,6 +75,9 @@ pub enum Signal {
     /// The PRACK of our reliable 183 brought the answer to our offer (an INVITE without one): media
     /// negotiated, early media can start.
     EarlyAnswer(Negotiated),
+    /// A re-INVITE or UPDATE renegotiated the media (address, codec, payload types, RTCP); sent before
+    /// the [`Signal::Hold`] of the same offer.
+    Renegotiated(Negotiated),
     /// The peer put us on hold (true) or took us off it (false): stop or resume sending.
     Hold(bool),
     /// A key press from SIP INFO.
@@ -138,6 +141,8 @@ struct Call {
     /// SDP for our 200 OK: the answer, or our offer when the INVITE had none.
     body: Vec<u8>,
     late_offer: bool,
+    /// The codec the call's media runs with, once negotiated: a re-offer keeps it when it can.
+    codec: Option<CodecSpec>,
     /// Set when we decided to end the call, to log why.
     ending: Option<&'static str>,
     /// The dialog is over (and why); the line is written once the task's report is in too.
@@ -349,6 +354,7 @@ impl Server {
                     .and_then(|b| sdp::accept_answer(b, &entry.local).map_err(|e| e.to_string()));
                 match negotiated {
                     Ok(n) => {
+                        entry.codec = Some(n.codec.clone());
                         let _ = entry.signals.send(Signal::Confirmed(Some(n)));
                     }
                     Err(reason) => {
@@ -371,6 +377,7 @@ impl Server {
                     Ok(n) => {
                         // The offer/answer is done: the 2xx repeats our SDP, and the ACK brings none.
                         entry.late_offer = false;
+                        entry.codec = Some(n.codec.clone());
                         let _ = entry.signals.send(Signal::EarlyAnswer(n));
                     }
                     Err(reason) => {
@@ -388,22 +395,26 @@ impl Server {
                 };
                 entry.local.session_version += 1;
                 let result = match offer {
-                    Some(offer) => match sdp::answer(&offer, &entry.local) {
+                    Some(offer) => match sdp::answer(&offer, &reoffer_media(entry)) {
                         Ok(n) => {
                             let hold =
                                 matches!(n.direction, Direction::RecvOnly | Direction::Inactive)
                                     || n.remote_rtp.is_none();
+                            let answer = n.answer.clone().into_bytes();
+                            if entry.codec.as_ref() != Some(&n.codec) {
+                                tracing::info!(call_id = %entry.record.call_id, codec = %n.codec.name, "codec changed by re-offer");
+                            }
+                            entry.codec = Some(n.codec.clone());
+                            let _ = entry.signals.send(Signal::Renegotiated(n));
                             let _ = entry.signals.send(Signal::Hold(hold));
-                            self.endpoint.answer_reoffer(
-                                now,
-                                call,
-                                200,
-                                Some(n.answer.into_bytes()),
-                            )
+                            self.endpoint.answer_reoffer(now, call, 200, Some(answer))
                         }
-                        Err(e) => self
-                            .endpoint
-                            .answer_reoffer(now, call, e.status_code(), None),
+                        Err(e) => {
+                            // RFC 3261 §14.2: refused, the session goes on as it was.
+                            tracing::info!(call_id = %entry.record.call_id, error = %e, "re-offer refused");
+                            self.endpoint
+                                .answer_reoffer(now, call, e.status_code(), None)
+                        }
                     },
                     None => self.endpoint.answer_reoffer(
                         now,
@@ -607,6 +618,7 @@ impl Server {
             None => None,
         };
         let late_offer = negotiated.is_none();
+        let codec = negotiated.as_ref().map(|n| n.codec.clone());
         let reliable_provisionals = ic.takes_reliable_provisionals();
         let body = match &negotiated {
             Some(n) => n.answer.clone().into_bytes(),
@@ -658,6 +670,7 @@ impl Server {
                 local,
                 body,
                 late_offer,
+                codec,
                 ending: None,
                 ended: None,
                 transfer_pending: false,
@@ -905,4 +918,23 @@ impl Server {
             self.finish(entry.record, Some("shutdown"), None);
         }
     }
+}
+
+/// What we can answer a re-offer with: a call's media runs at one sample rate for its whole life (its
+/// prompts, recordings and room membership are at that rate), so only codecs at the current codec's
+/// sample and clock rate, the current one first, to keep it when the offer still has it (RFC 3264 §8.3.2
+/// lets a new codec be chosen; G.711 µ-law and A-law swap in place). An offer with none of them is
+/// refused (488) and the call goes on unchanged.
+fn reoffer_media(entry: &Call) -> LocalMedia {
+    let mut local = entry.local.clone();
+    let Some(current) = &entry.codec else {
+        return local;
+    };
+    let rates = |spec: &CodecSpec| {
+        chorus_rtp::codec::Codec::from_name(&spec.name).map(|c| (c.sample_rate(), c.clock_rate()))
+    };
+    let want = rates(current);
+    local.codecs.retain(|c| rates(c) == want);
+    local.codecs.sort_by_key(|c| c != current);
+    local
 }
