@@ -63,7 +63,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     (
         "undefined-variable.yaml",
-        &["8:21: undefined variable 'digit' (did you mean 'digits'?) (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time)"],
+        &["8:21: undefined variable 'digit' (did you mean 'digits'?) (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time, caller, caller_name, called, call_id)"],
     ),
     (
         "endless-loop.yaml",

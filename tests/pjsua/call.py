@@ -345,6 +345,8 @@ def main():
                     help='report keys the far end sends ("dtmf_received", "dtmf_events")')
     ap.add_argument("--no-telephone-event", action="store_true",
                     help="offer no telephone-event (keys can then only come as tones in the audio)")
+    ap.add_argument("--from-uri", default="sip:pjsua@127.0.0.1",
+                    help='our From, e.g. \'"Alice" <sip:4711@127.0.0.1>\' (default sip:pjsua@127.0.0.1)')
     ap.add_argument("--reinvite", help="SECONDS:CODEC: re-INVITE offering only CODEC that long after media is up")
     ap.add_argument("--no-sdp-offer", action="store_true",
                     help="send the INVITE without SDP (late offer): the far end offers, we answer")
@@ -395,7 +397,7 @@ def main():
                 ep.codecSetPriority(c.codecId, 255)
 
     acfg = pj.AccountConfig()
-    acfg.idUri = "sip:pjsua@127.0.0.1"
+    acfg.idUri = args.from_uri
     acfg.mediaConfig.transportConfig.port = args.rtp_port
     acfg.mediaConfig.transportConfig.portRange = 8 if args.rtp_port else 0
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"

@@ -263,6 +263,14 @@ pub trait CallMedia: Send {
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
+
+    /// A variable about the call itself, from its INVITE: `caller` (the user part of the From URI),
+    /// `caller_name` (From's display name, empty when none), `called` (the user part of the
+    /// Request-URI), `call_id`. `None` for any other name (and by default).
+    fn call_var(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
 }
 
 /// How a dialplan run ended.
@@ -431,7 +439,7 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                     return self.steps(branch).await;
                 }
                 Step::Switch(s) => {
-                    let v = self.vars.get(&s.var).cloned().unwrap_or_default();
+                    let v = self.var(&s.var).unwrap_or_default();
                     let branch = s
                         .cases
                         .iter()
@@ -573,32 +581,38 @@ impl<'a, M: CallMedia> Runner<'a, M> {
     }
 
     fn expand(&self, t: &crate::model::Template) -> String {
-        t.expand(|name| {
-            if let Some(v) = self.vars.get(name) {
-                return Some(v.clone());
+        t.expand(|name| self.var(name))
+    }
+
+    /// A variable's value: set by the dialplan (captures, `set`, `collect`...), else a built-in one.
+    fn var(&self, name: &str) -> Option<String> {
+        if let Some(v) = self.vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.media.call_var(name) {
+            return Some(v);
+        }
+        let now = || self.local_now();
+        match name {
+            "route" => Some(self.route.name.clone()),
+            "timestamp" => Some(now().compact()),
+            "date" => {
+                let n = now();
+                Some(format!("{:04}-{:02}-{:02}", n.year, n.month, n.day))
             }
-            let now = || self.local_now();
-            match name {
-                "route" => Some(self.route.name.clone()),
-                "timestamp" => Some(now().compact()),
-                "date" => {
-                    let n = now();
-                    Some(format!("{:04}-{:02}-{:02}", n.year, n.month, n.day))
-                }
-                "time" => {
-                    let n = now();
-                    Some(format!("{:02}:{:02}", n.hour, n.minute))
-                }
-                _ => None,
+            "time" => {
+                let n = now();
+                Some(format!("{:02}:{:02}", n.hour, n.minute))
             }
-        })
+            _ => None,
+        }
     }
 
     fn test(&self, c: &Condition) -> bool {
-        let get = |v: &str| self.vars.get(v).map(String::as_str).unwrap_or("");
+        let get = |v: &str| self.var(v).unwrap_or_default();
         match c {
             Condition::Equals(v, t) => get(v) == self.expand(t),
-            Condition::Matches(v, p) => p.0.is_match(get(v)),
+            Condition::Matches(v, p) => p.0.is_match(&get(v)),
             Condition::Empty(v, want) => get(v).is_empty() == *want,
             Condition::Time(w) => w.contains(&self.local_now()),
         }

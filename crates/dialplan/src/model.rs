@@ -167,7 +167,16 @@ impl Template {
 }
 
 /// Variables every call has without defining them.
-pub const BUILTIN_VARS: &[&str] = &["route", "timestamp", "date", "time"];
+pub const BUILTIN_VARS: &[&str] = &[
+    "route",
+    "timestamp",
+    "date",
+    "time",
+    "caller",
+    "caller_name",
+    "called",
+    "call_id",
+];
 
 /// What a call does, one step at a time. The YAML name of each step is given first.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -83,6 +83,8 @@ pub struct CallSetup {
     pub from: String,
     /// The callee as addressed.
     pub to: String,
+    /// The dialplan's call variables: `caller`, `caller_name`, `called`.
+    pub caller: CallParties,
     /// Conference rooms, shared by every call.
     pub rooms: Rooms,
 }
@@ -179,8 +181,20 @@ struct RtpCall {
     call_id: String,
     from: String,
     to: String,
+    parties: CallParties,
     rooms: Rooms,
     prompts: Arc<PromptCache>,
+}
+
+/// Who called whom, as the INVITE said: the dialplan's `caller`, `caller_name` and `called`.
+#[derive(Clone, Debug, Default)]
+pub struct CallParties {
+    /// The user part of the From URI (`+15551234567`), empty when it has none.
+    pub caller: String,
+    /// From's display name, empty when none.
+    pub caller_name: String,
+    /// The user part of the Request-URI (what the route matched).
+    pub called: String,
 }
 
 /// A whole-call recording (`record_call`, like Asterisk's MixMonitor and FreeSWITCH's record_session):
@@ -286,6 +300,7 @@ impl RtpCall {
             call_id: s.call_id,
             from: s.from,
             to: s.to,
+            parties: s.caller,
             rooms: s.rooms,
             prompts: s.prompts,
         }
@@ -1010,6 +1025,16 @@ impl CallMedia for RtpCall {
 
     fn is_answered(&self) -> bool {
         self.answered
+    }
+
+    fn call_var(&self, name: &str) -> Option<String> {
+        match name {
+            "caller" => Some(self.parties.caller.clone()),
+            "caller_name" => Some(self.parties.caller_name.clone()),
+            "called" => Some(self.parties.called.clone()),
+            "call_id" => Some(self.call_id.clone()),
+            _ => None,
+        }
     }
 
     fn sample_rate(&self) -> u32 {

@@ -645,6 +645,11 @@ impl Server {
             jitter: self.config.jitter,
             from: record.from.clone(),
             to: record.to.clone(),
+            caller: call::CallParties {
+                caller: ic.from.uri.user().unwrap_or_default().to_string(),
+                caller_name: ic.from.display.clone().unwrap_or_default(),
+                called: user.clone(),
+            },
             rooms: self.rooms.clone(),
         };
         tracing::info!(call_id = %ic.call_id, %user, route = %record.route.as_deref().unwrap_or(""), "call");

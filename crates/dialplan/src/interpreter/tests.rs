@@ -126,6 +126,15 @@ impl CallMedia for FakeCall {
     fn is_answered(&self) -> bool {
         self.answered
     }
+    fn call_var(&self, name: &str) -> Option<String> {
+        match name {
+            "caller" => Some("4711".into()),
+            "caller_name" => Some("Alice".into()),
+            "called" => Some("t".into()),
+            "call_id" => Some("abc@host".into()),
+            _ => None,
+        }
+    }
     fn has_media(&self) -> bool {
         self.answered || self.early
     }
@@ -1500,6 +1509,43 @@ async fn send_dtmf_caller_hangs_up_while_keys_go_out() {
             "700 caller-bye"
         ]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_variables_expand_and_branch() {
+    let p = one(
+        "      - set: {who: '{caller_name} <{caller}> to {called} ({call_id}) on {route}'}
+      - if: {var: caller, matches: '47[0-9]+'}
+        then: [{play: welcome}]
+      - switch: caller_name
+        cases: {Alice: [{play: hello}]}
+      - if: {var: route, equals: route1}
+        then: [{play: goodbye}]
+",
+    );
+    let mut call = FakeCall::new(None);
+    let (_, vars) = run_user(&p, "t", &mut call).await;
+    assert_eq!(vars["who"], "Alice <4711> to t (abc@host) on route1");
+    assert!(
+        !vars.contains_key("caller"),
+        "built-ins are not copied into vars"
+    );
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 play welcome",
+            "1000 play hello",
+            "4000 play goodbye",
+            "5000 hangup normal"
+        ]
+    );
+    // A call that knows nothing of its parties: empty, not an error.
+    let mut call = OldCall(FakeCall::new(None));
+    let p = one("      - set: {who: '[{caller}]'}\n");
+    let (route, mut vars) = p.route("t").unwrap();
+    run_with_vars(route, &prompts(), &mut call, &mut vars).await;
+    assert_eq!(vars["who"], "[]");
 }
 
 /// A call that implements only the required methods: the new steps fail cleanly, the old ones work.
