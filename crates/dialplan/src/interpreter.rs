@@ -264,6 +264,17 @@ pub trait CallMedia: Send {
         SystemTime::now()
     }
 
+    /// The recording `name` (a file name, `.wav` optional, or a path whose file name is taken) from the
+    /// recordings directory, decoded at the call's rate; `None` when there is no such recording or it
+    /// cannot be decoded (logged; the dialplan goes on).
+    fn recording(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Prompt>, MediaError>> + Send {
+        let _ = name;
+        async { Err(MediaError::Failed("not supported by this call".into())) }
+    }
+
     /// A variable about the call itself, from its INVITE: `caller` (the user part of the From URI),
     /// `caller_name` (From's display name, empty when none), `called` (the user part of the
     /// Request-URI), `call_id`. `None` for any other name (and by default).
@@ -400,6 +411,17 @@ impl<'a, M: CallMedia> Runner<'a, M> {
                         } else {
                             self.media.play(&prompt).await?;
                         }
+                    }
+                }
+                Step::PlayRecording(p) => {
+                    self.media_first().await?;
+                    let name = self.expand(&p.recording);
+                    match self.media.recording(&name).await? {
+                        Some(rec) if p.barge_in => {
+                            self.media.play_until_digit(&rec).await?;
+                        }
+                        Some(rec) => self.media.play(&rec).await?,
+                        None => tracing::warn!(recording = %name, "no such recording to play"),
                     }
                 }
                 Step::SayDigits(t) => {

@@ -192,6 +192,8 @@ pub enum Step {
     Progress,
     /// `play`: play prompts one after another.
     Play(Play),
+    /// `play: {recording: '{message}'}`: play a file from the recordings directory.
+    PlayRecording(PlayRecording),
     /// `say_digits: "{account}"`: speak each character (0-9, `*`, `#`) with the `digit-N` prompts.
     SayDigits(Template),
     /// `say_number: "{amount}"`: speak a whole number in English words with the `number-N` prompts.
@@ -286,6 +288,18 @@ pub struct Play {
     /// Prompt names (files in the prompts directory without extension).
     pub prompts: Vec<String>,
     /// A key press stops the playing; the key stays for the next step (`barge_in: true`; default false).
+    pub barge_in: bool,
+}
+
+/// The `play` step on a recording (`play: {recording: '{message}', barge_in: true}`): a file in the
+/// recordings directory, named as `record ... into` gives it or by its name, found when the step runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlayRecording {
+    /// The recording (`recording`): the value `record`'s `into` received, or a name like
+    /// `greeting-{mailbox}` (`.wav` added); only the file name counts, looked up in the recordings
+    /// directory.
+    pub recording: Template,
+    /// A key press stops the playing; the key stays for the next step (`barge_in`, default false).
     pub barge_in: bool,
 }
 
@@ -988,10 +1002,21 @@ impl<'a> Checker<'a> {
             "play" => {
                 let a = needs_arg(self)?;
                 if let Node::Map(_) = a.value {
-                    let f = self.fields(a, "play", &["prompt", "barge_in"])?;
-                    let prompts = self.prompt_list(self.require(&f, "prompt", "play")?, "play")?;
+                    let f = self.fields(a, "play", &["prompt", "recording", "barge_in"])?;
                     let barge_in =
                         self.optional(&f, "barge_in", false, |c, n| c.boolean(n, "barge_in"));
+                    if let Some(r) = f.get("recording") {
+                        if f.get("prompt").is_some() {
+                            self.err(&f.at, "play takes 'prompt' or 'recording', not both");
+                            return None;
+                        }
+                        let recording = self.template(r, "recording")?;
+                        return Some(Step::PlayRecording(PlayRecording {
+                            recording,
+                            barge_in,
+                        }));
+                    }
+                    let prompts = self.prompt_list(self.require(&f, "prompt", "play")?, "play")?;
                     Some(Step::Play(Play { prompts, barge_in }))
                 } else {
                     let prompts = self.prompt_list(a, "play")?;

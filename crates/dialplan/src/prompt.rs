@@ -98,6 +98,12 @@ impl PromptCache {
     }
 }
 
+/// Decodes the audio file at `path` (any of [`PROMPT_EXTENSIONS`]) to mono 16-bit PCM at `rate` Hz, not
+/// cached: for files that change, such as recordings played back.
+pub fn load_file(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError> {
+    decode(name, path, rate)
+}
+
 /// Decodes the prompt file at `path` to mono 16-bit PCM at `rate` Hz.
 fn decode(name: &str, path: &Path, rate: u32) -> Result<Prompt, PromptError> {
     let is_wav = path

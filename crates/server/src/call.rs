@@ -504,6 +504,21 @@ impl RtpCall {
     }
 }
 
+/// The file in the recordings directory `dir` that `name` names: the value `record ... into` gave (a path:
+/// only its file name counts) or a bare name, `.wav` added when missing. `None` for a name that is not a
+/// plain file name (empty, hidden, or with characters recordings never have), so a value from the
+/// caller cannot reach outside the directory.
+fn recording_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    let file = Path::new(name).file_name()?.to_str()?;
+    let stem = file.strip_suffix(".wav").unwrap_or(file);
+    let plain = !stem.is_empty()
+        && !stem.starts_with('.')
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    plain.then(|| dir.join(format!("{stem}.wav")))
+}
+
 /// `path` relative to `dir`, as the call log lists recordings.
 fn relative_to(path: &Path, dir: &Path) -> Option<String> {
     let rel = path.strip_prefix(dir).unwrap_or(path);
@@ -1027,6 +1042,35 @@ impl CallMedia for RtpCall {
         self.answered
     }
 
+    async fn recording(&mut self, name: &str) -> Result<Option<Prompt>, MediaError> {
+        let Some(path) = recording_file(&self.recordings_dir, name) else {
+            tracing::warn!(call_id = %self.call_id, recording = %name, "not a recording name");
+            return Ok(None);
+        };
+        if !path.is_file() {
+            tracing::warn!(call_id = %self.call_id, path = %path.display(), "recording not found");
+            return Ok(None);
+        }
+        let rate = self.sample_rate();
+        let stem = name.to_string();
+        // A long recording takes a while to decode and resample: off the call task's thread.
+        let loaded = tokio::task::spawn_blocking(move || {
+            chorus_dialplan::prompt::load_file(&stem, &path, rate)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(p)) => Ok(Some(p)),
+            Ok(Err(e)) => {
+                tracing::warn!(call_id = %self.call_id, error = %e, "recording not played");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::warn!(call_id = %self.call_id, error = %e, "recording decoder failed");
+                Ok(None)
+            }
+        }
+    }
+
     fn call_var(&self, name: &str) -> Option<String> {
         match name {
             "caller" => Some(self.parties.caller.clone()),
@@ -1042,5 +1086,27 @@ impl CallMedia for RtpCall {
             .as_ref()
             .map(|s| s.sample_rate())
             .unwrap_or_else(|| self.codec().sample_rate())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_names_stay_in_the_recordings_directory() {
+        let dir = Path::new("/var/rec");
+        let file = |n: &str| recording_file(dir, n);
+        assert_eq!(file("msg-1"), Some(dir.join("msg-1.wav")));
+        assert_eq!(file("msg-1.wav"), Some(dir.join("msg-1.wav")));
+        assert_eq!(
+            file("recordings/vm-2001-20261202T061500123.wav"),
+            Some(dir.join("vm-2001-20261202T061500123.wav")),
+            "the value `record ... into` gives"
+        );
+        assert_eq!(file("../../etc/passwd"), Some(dir.join("passwd.wav")));
+        for bad in ["", ".hidden", "a b", "x;rm", "..", "/", "é"] {
+            assert_eq!(file(bad), None, "{bad:?}");
+        }
     }
 }

@@ -126,6 +126,18 @@ impl CallMedia for FakeCall {
     fn is_answered(&self) -> bool {
         self.answered
     }
+    async fn recording(&mut self, name: &str) -> Result<Option<Prompt>, MediaError> {
+        // One recording exists: "msg-1" (1.5 s), by name or as the path `record ... into` gives.
+        let known = std::path::Path::new(name)
+            .file_stem()
+            .is_some_and(|s| s == "msg-1");
+        self.note(format!("load recording {name}"));
+        Ok(known.then(|| Prompt {
+            name: "msg-1".into(),
+            rate: 8000,
+            samples: vec![0i16; 12_000].into(),
+        }))
+    }
     fn call_var(&self, name: &str) -> Option<String> {
         match name {
             "caller" => Some("4711".into()),
@@ -1546,6 +1558,49 @@ async fn call_variables_expand_and_branch() {
     let (route, mut vars) = p.route("t").unwrap();
     run_with_vars(route, &prompts(), &mut call, &mut vars).await;
     assert_eq!(vars["who"], "[]");
+}
+
+#[tokio::test(start_paused = true)]
+async fn play_recording_by_into_value_or_name_and_missing_goes_on() {
+    let p = one("      - set: {msg: 'recordings/msg-1.wav'}
+      - play: {recording: '{msg}'}
+      - play: {recording: 'msg-{caller}'}
+      - play: {recording: msg-1, barge_in: true}
+      - play: goodbye
+");
+    let mut call = FakeCall::new(None).keys(&[(2000, '1')]);
+    run_user(&p, "t", &mut call).await;
+    assert_eq!(
+        call.entries(),
+        [
+            "0 answer",
+            "0 load recording recordings/msg-1.wav",
+            "0 play msg-1",
+            "1500 load recording msg-4711", // none: logged, the dialplan goes on
+            "1500 load recording msg-1",
+            "1500 play msg-1",
+            "2000 stop msg-1 (1)", // barge-in: the key stays buffered
+            "2000 play goodbye",
+            "3000 hangup normal"
+        ]
+    );
+}
+
+#[test]
+fn play_takes_a_prompt_or_a_recording_not_both() {
+    let e = Dialplan::parse(
+        "t.yaml",
+        "routes:\n  - match: t\n    steps:\n      - play: {prompt: hello, recording: x}\n      - play: {recording: '{nope}'}\n",
+        None,
+    )
+    .unwrap_err();
+    let msgs: Vec<String> = e.iter().map(|d| d.to_string()).collect();
+    assert_eq!(msgs.len(), 2, "{msgs:?}");
+    assert!(
+        msgs[0].contains("play takes 'prompt' or 'recording', not both"),
+        "{msgs:?}"
+    );
+    assert!(msgs[1].contains("undefined variable 'nope'"), "{msgs:?}");
 }
 
 /// A call that implements only the required methods: the new steps fail cleanly, the old ones work.
