@@ -479,6 +479,10 @@ pub struct RoomOptions {
     /// A prompt played in a loop while waiting for a moderator, instead of the hold tone
     /// (`hold_prompt`).
     pub hold_prompt: Option<String>,
+    /// The member hears nothing of the room, and is still heard (`deaf`, default false).
+    pub deaf: bool,
+    /// How loud the others hear the member, in dB (`gain`, -24 to +18, default 0).
+    pub gain_db: i32,
 }
 
 impl Default for RoomOptions {
@@ -494,6 +498,8 @@ impl Default for RoomOptions {
             wait_for_moderator: false,
             end_with_moderator: false,
             hold_prompt: None,
+            deaf: false,
+            gain_db: 0,
         }
     }
 }
@@ -1323,6 +1329,8 @@ impl<'a> Checker<'a> {
             "pin_prompt",
             "bad_pin",
             "pin_tries",
+            "deaf",
+            "gain",
         ];
         if !matches!(n.value, Node::Map(_)) {
             let room = self.template(n, "conference room")?;
@@ -1381,6 +1389,8 @@ impl<'a> Checker<'a> {
                 });
                 Some(name)
             }),
+            deaf: self.optional(&f, "deaf", d.deaf, |c, n| c.boolean(n, "deaf")),
+            gain_db: self.optional(&f, "gain", 0, |c, n| c.count(n, "gain (dB)", -24, 18)) as i32,
         };
         if let (Some(k), false) = (options.exit_key, options.mute_key.is_empty()) {
             if options.mute_key.starts_with(k) {

@@ -863,7 +863,13 @@ impl CallMedia for RtpCall {
             }
         }
         let mut member = joined.member;
-        tracing::info!(call_id = %self.call_id, %room, member = %member.id(), "joined room");
+        if options.deaf {
+            member.set_deaf(true);
+        }
+        if options.gain_db != 0 {
+            member.set_gain(10f32.powf(options.gain_db as f32 / 20.0));
+        }
+        tracing::info!(call_id = %self.call_id, %room, member = %member.id(), deaf = options.deaf, gain_db = options.gain_db, "joined room");
         let n = self.frame.len();
         let mut chunk = vec![0i16; n];
         // Feedback beep being played to this member only, and how far.

@@ -496,6 +496,7 @@ fn conference_options_parse_with_defaults() {
       - conference: '1'
       - conference: {room: '2', mute_key: '#', moderator: true, wait_for_moderator: true, end_with_moderator: true}
       - conference: {room: '3', mute_key: ''}
+      - conference: {room: '4', deaf: true, gain: -6}
 ";
     let plan = Dialplan::parse("x.yaml", yaml, None).expect("valid");
     let opts: Vec<RoomOptions> = plan.routes[0]
@@ -511,6 +512,21 @@ fn conference_options_parse_with_defaults() {
     assert_eq!(opts[1].mute_key, "#");
     assert!(opts[1].moderator && opts[1].wait_for_moderator && opts[1].end_with_moderator);
     assert_eq!(opts[2].mute_key, "");
+    assert!(!opts[0].deaf && opts[0].gain_db == 0);
+    assert!(opts[3].deaf && opts[3].gain_db == -6);
+    assert_eq!(
+        errors(
+            "routes:
+  - match: a
+    steps:
+      - conference: {room: '1', gain: 30, deaf: 1}
+"
+        ),
+        [
+            "x.yaml:4:39: gain (dB) must be between -24 and 18, found 30",
+            "x.yaml:4:49: deaf must be true or false, found a number"
+        ]
+    );
 }
 
 #[test]
