@@ -161,3 +161,60 @@ fn valid_dialplans_pass() {
         );
     }
 }
+
+/// Every complete dialplan in README.md (a ```yaml block that starts with `routes:`, `menus:`,
+/// `timezone:` or `utc_offset:`) passes `chorus check` against the shipped prompts: the reference
+/// cannot drift from what Chorus accepts.
+#[test]
+fn readme_dialplans_pass_check() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let mut blocks: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```yaml") => current = Some(String::new()),
+            (Some(b), "```") => {
+                blocks.push(std::mem::take(b));
+                current = None;
+            }
+            (Some(b), l) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    let plans: Vec<&String> = blocks
+        .iter()
+        .filter(|b| {
+            ["routes:", "menus:", "timezone:", "utc_offset:"]
+                .iter()
+                .any(|k| b.starts_with(k))
+        })
+        .collect();
+    assert!(
+        plans.len() >= 2,
+        "README's dialplan examples: {}",
+        plans.len()
+    );
+    let dir = common::scratch_dir("readme-dialplans");
+    for (i, plan) in plans.iter().enumerate() {
+        let path = dir.join(format!("readme-{i}.yaml"));
+        std::fs::write(&path, plan).unwrap();
+        let out = Command::new(chorus_bin())
+            .arg("check")
+            .arg(&path)
+            .arg("--prompts")
+            .arg(repo_root().join("prompts"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "README dialplan #{i} fails `chorus check`:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            plan
+        );
+    }
+    eprintln!("{} README dialplans pass chorus check", plans.len());
+    std::fs::remove_dir_all(dir).unwrap();
+}
