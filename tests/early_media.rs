@@ -15,6 +15,8 @@
 //!   reliable 183, SIPp answers in the PRACK with a port the test listens on, and the test hears the
 //!   hello prompt there (loudness envelope) before the 404. (PJSUA2 2.15 aborts on an offer in a 183,
 //!   pjproject issue #3709, so SIPp signals and the test takes the RTP.)
+//! - Bad input: a raw caller PRACKs that 183 with a body that is not SDP; the PRACK gets its 200, the
+//!   INVITE a 488, the call log says so, and the server answers the next call.
 
 mod common;
 
@@ -219,4 +221,62 @@ fn without_an_offer_our_offer_goes_in_the_reliable_183_and_the_prack_answers() {
     assert!(line["early_media_at"].is_string(), "{line}");
     assert!(line["answered_at"].is_null(), "{line}");
     assert_eq!(line["rtp"]["codec"], "PCMU", "{line}");
+}
+
+#[test]
+fn a_prack_whose_answer_is_not_sdp_gets_the_invite_refused_with_488() {
+    use common::sip::{final_response, recv_until, Leg};
+    let chorus = Chorus::start(DIALPLAN);
+    let server = chorus.sip_addr();
+    let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut leg = Leg::new(&sip, server, "early-404", "bad-prack");
+    // The INVITE without SDP, taking 100rel.
+    let invite = leg.invite(40000);
+    let (head, _) = invite.split_once("\r\n\r\n").unwrap();
+    let head: Vec<&str> = head
+        .lines()
+        .filter(|l| !l.starts_with("Content-Type:") && !l.starts_with("Content-Length:"))
+        .collect();
+    let invite = format!(
+        "{}\r\nSupported: 100rel\r\nContent-Length: 0\r\n\r\n",
+        head.join("\r\n")
+    );
+    sip.send_to(invite.as_bytes(), server).unwrap();
+    let (p183, seen) = recv_until(&sip, Duration::from_secs(5), |m| m.status() == Some(183));
+    let p183 = p183.unwrap_or_else(|| {
+        panic!(
+            "no 183: {:?}",
+            seen.iter().map(|m| &m.start).collect::<Vec<_>>()
+        )
+    });
+    assert!(p183.body.contains("m=audio"), "our offer: {}", p183.body);
+    let rseq = p183.header("RSeq").expect("RSeq").to_string();
+    leg.to_tag = p183.to_tag();
+    let garbage = "this is not SDP";
+    let prack = leg.request("PRACK", 2, "z9hG4bK-bad-prack").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "RAck: {rseq} 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{garbage}",
+            garbage.len()
+        ),
+    );
+    sip.send_to(prack.as_bytes(), server).unwrap();
+    let ok = final_response(&sip, "PRACK", Duration::from_secs(5));
+    assert_eq!(ok.status(), Some(200), "{}", ok.start);
+    let refused = final_response(&sip, "INVITE", Duration::from_secs(5));
+    assert_eq!(refused.status(), Some(488), "{}", refused.start);
+    let ack = leg.request("ACK", 1, &leg.invite_branch.clone());
+    sip.send_to(ack.as_bytes(), server).unwrap();
+
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    eprintln!("{line}");
+    assert_eq!(line["status"], 488, "{line}");
+    assert_eq!(line["end_reason"], "error", "{line}");
+    assert!(line["answered_at"].is_null(), "{line}");
+    assert_eq!(
+        common::sip::ping(server).status(),
+        Some(200),
+        "still serving"
+    );
 }
