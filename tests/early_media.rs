@@ -30,6 +30,26 @@ const DIALPLAN: &str = "tests/dialplans/early_media.yaml";
 /// Frame RMS above this is speech (hello.wav has about 2.4 s of such frames).
 const SPEECH: f64 = 200.0;
 
+/// `audio` holds the hello prompt: at least 2 s of speech, its loudness following the prompt's.
+fn assert_heard_hello(audio: &Audio) {
+    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
+    let speech = audio.loud_seconds(SPEECH);
+    let similarity = envelope_similarity(&prompt, audio, 1.0);
+    eprintln!(
+        "heard {:.2} s of audio, {speech:.2} s of speech in early media, envelope correlation {similarity:.2}",
+        audio.seconds()
+    );
+    assert!(
+        speech >= 2.0,
+        "only {speech:.2} s of speech heard in early media (the prompt has {:.2} s)",
+        prompt.loud_seconds(SPEECH)
+    );
+    assert!(
+        similarity > 0.8,
+        "what was heard does not follow the prompt's loudness (correlation {similarity:.2})"
+    );
+}
+
 #[test]
 fn an_announcement_in_early_media_then_404_never_answered() {
     let chorus = Chorus::start(DIALPLAN);
@@ -56,20 +76,7 @@ fn an_announcement_in_early_media_then_404_never_answered() {
     assert_eq!(result["connected"], false, "never answered: {result}");
     assert_eq!(result["status"], 404, "{result}");
 
-    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
-    let audio = Audio::read(&heard);
-    let speech = audio.loud_seconds(SPEECH);
-    let similarity = envelope_similarity(&prompt, &audio, 1.0);
-    eprintln!("heard {speech:.2} s of speech in early media, envelope correlation {similarity:.2}");
-    assert!(
-        speech >= 2.0,
-        "only {speech:.2} s of speech heard in early media (the prompt has {:.2} s)",
-        prompt.loud_seconds(SPEECH)
-    );
-    assert!(
-        similarity > 0.8,
-        "what was heard does not follow the prompt's loudness (correlation {similarity:.2})"
-    );
+    assert_heard_hello(&Audio::read(&heard));
 
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
     let line = &log[0];
@@ -197,22 +204,7 @@ fn without_an_offer_our_offer_goes_in_the_reliable_183_and_the_prack_answers() {
         rate: 8000,
         samples: listener.join().unwrap(),
     };
-    let prompt = Audio::read(&repo_root().join("prompts/hello.wav"));
-    let speech = audio.loud_seconds(SPEECH);
-    let similarity = envelope_similarity(&prompt, &audio, 1.0);
-    eprintln!(
-        "heard {:.2} s of audio, {speech:.2} s of speech, envelope correlation {similarity:.2}",
-        audio.seconds()
-    );
-    assert!(
-        speech >= 2.0,
-        "only {speech:.2} s of speech heard in early media (the prompt has {:.2} s)",
-        prompt.loud_seconds(SPEECH)
-    );
-    assert!(
-        similarity > 0.8,
-        "what was heard does not follow the prompt's loudness (correlation {similarity:.2})"
-    );
+    assert_heard_hello(&audio);
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
     let line = &log[0];
     eprintln!("{line}");
