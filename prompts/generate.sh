@@ -36,6 +36,7 @@ speak enter-mailbox "Please enter the mailbox number, then press pound."
 speak mailbox "Mailbox"
 speak vm-greeting "is not available. Please leave a message after the beep, and press pound when you are done."
 speak vm-saved "Your message has been saved. Thank you."
+speak vm-review "To listen to your message, press 1. To keep it, press 2."
 speak vm-failed "Sorry, your message could not be saved."
 
 # say_digits: digit-0 … digit-9, digit-star, digit-pound.

@@ -21,6 +21,8 @@ struct FakeCall {
     silent_from: Option<Duration>,
     record_fails: bool,
     room_full: bool,
+    /// Names this call recorded: `recording` finds them.
+    recorded: Vec<String>,
     transfer_ok: bool,
     /// Early media is up (`progress`).
     early: bool,
@@ -41,6 +43,7 @@ impl FakeCall {
             silent_from: None,
             record_fails: false,
             room_full: false,
+            recorded: Vec::new(),
             transfer_ok: true,
             early: false,
             late_offer: false,
@@ -127,13 +130,16 @@ impl CallMedia for FakeCall {
         self.answered
     }
     async fn recording(&mut self, name: &str) -> Result<Option<Prompt>, MediaError> {
-        // One recording exists: "msg-1" (1.5 s), by name or as the path `record ... into` gives.
-        let known = std::path::Path::new(name)
+        // "msg-1" and what this call recorded exist (1.5 s each), by name or as `record ... into` gives.
+        let stem = std::path::Path::new(name)
             .file_stem()
-            .is_some_and(|s| s == "msg-1");
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let known = stem == "msg-1" || self.recorded.contains(&stem);
         self.note(format!("load recording {name}"));
         Ok(known.then(|| Prompt {
-            name: "msg-1".into(),
+            name: stem.clone(),
             rate: 8000,
             samples: vec![0i16; 12_000].into(),
         }))
@@ -221,6 +227,7 @@ impl CallMedia for FakeCall {
     }
 
     async fn record(&mut self, spec: RecordSpec) -> Result<RecordOutcome, MediaError> {
+        self.recorded.push(spec.name.clone());
         self.note(format!(
             "record {} max={}s terms={}",
             spec.name,
@@ -1652,9 +1659,14 @@ async fn default_methods_fail_as_not_supported() {
 // ---------------------------------------------------------------- the demo dialplan, with its real prompts
 
 async fn demo(user: &str, call: &mut FakeCall) -> (Outcome, Vars, Vec<String>) {
+    example("demo.yaml", user, call).await
+}
+
+/// Runs `user`'s route of `dialplans/<file>` with the real prompts.
+async fn example(file: &str, user: &str, call: &mut FakeCall) -> (Outcome, Vars, Vec<String>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let plan = Dialplan::load(
-        &root.join("dialplans/demo.yaml"),
+        &root.join("dialplans").join(file),
         Some(&root.join("prompts")),
     )
     .unwrap();
@@ -1789,5 +1801,45 @@ async fn demo_digits_record_conference() {
             "play room-full",
             "hangup normal"
         ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn voicemail_example_records_then_plays_the_message_back_on_1_and_keeps_it_on_2() {
+    // '#' ends the recording 20 s in; '1' during the review prompt plays it back; '2' keeps it.
+    let mut call = FakeCall::new(None).keys(&[(20_000, '#'), (22_000, '1'), (25_000, '2')]);
+    let (out, vars, what) = example("voicemail.yaml", "vm-2001", &mut call).await;
+    assert_eq!(out, Outcome::DialplanHungUp(HangupReason::Normal));
+    let message = vars["message"].clone();
+    assert!(message.starts_with("vm-2001-"), "{vars:?}");
+    let stem = message.trim_end_matches(".wav").to_string();
+    let tail: Vec<&str> = what
+        .iter()
+        .map(String::as_str)
+        .skip_while(|s| !s.starts_with("recorded"))
+        .map(|s| {
+            if s.starts_with("recorded") {
+                "recorded"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let load = format!("load recording {message}");
+    let play = format!("play {stem}");
+    assert_eq!(
+        tail,
+        [
+            "recorded",
+            "play vm-review",
+            "key 1",
+            load.as_str(),
+            play.as_str(),
+            "play vm-review",
+            "key 2",
+            "play vm-saved",
+            "hangup normal"
+        ],
+        "{what:?}"
     );
 }
