@@ -1,8 +1,9 @@
 //! The call's own variables (`caller`, `caller_name`, `called`, `call_id`), with a real user agent:
 //! PJSUA2 calls `whoami` (tests/dialplans/test.yaml) as `"Alice Smith" <sip:4711@127.0.0.1>`. Chorus
 //! reads the caller's number back digit by digit, plays hello because the display name is Alice Smith,
-//! and hangs up; the call log's `vars.who` holds `{caller_name}|{called}|{call_id}`. Called as someone
-//! else, the same route reads that number and skips hello.
+//! and hangs up; the call log's `vars.who` holds `{caller_name}|{called}|{call_id}`, and `vars.account` the
+//! INVITE's `X-Account` header (`{sip_h_X-Account}`). Called as someone else, without the header, the same
+//! route reads that number, skips hello, and `account` is empty.
 
 mod common;
 
@@ -25,7 +26,7 @@ fn prompts(names: &[&str]) -> Audio {
     }
 }
 
-fn call_as(chorus: &Chorus, from: &str, id: &str) -> (serde_json::Value, Audio) {
+fn call_as(chorus: &Chorus, from: &str, id: &str, extra: &[&str]) -> (serde_json::Value, Audio) {
     let dir = common::scratch_dir(id);
     let heard = dir.join("heard.wav");
     let result = pjsua_call_args(
@@ -38,7 +39,7 @@ fn call_as(chorus: &Chorus, from: &str, id: &str) -> (serde_json::Value, Audio) 
             wait_bye: true,
             codec: Some("PCMU"),
         },
-        &["--from-uri", from],
+        &[&["--from-uri", from], extra].concat(),
     );
     assert_eq!(result["connected"], true, "{result}");
     assert!(result["error"].is_null(), "{result}");
@@ -55,8 +56,9 @@ fn caller_name_and_number_drive_the_dialplan() {
         &chorus,
         "\"Alice Smith\" <sip:4711@127.0.0.1>",
         "vars-alice",
+        &["--header", "X-Account: acme-42"],
     );
-    let (_, bob) = call_as(&chorus, "<sip:906@127.0.0.1>", "vars-bob");
+    let (_, bob) = call_as(&chorus, "<sip:906@127.0.0.1>", "vars-bob", &[]);
 
     let log = chorus.wait_call_log(2, Duration::from_secs(5));
     let line = |caller: &str| {
@@ -74,6 +76,8 @@ fn caller_name_and_number_drive_the_dialplan() {
     let b = line("906");
     let b_id = b["call_id"].as_str().unwrap_or_default();
     assert_eq!(b["vars"]["who"], format!("|whoami|{b_id}"), "{b}");
+    assert_eq!(a["vars"]["account"], "acme-42", "{a}");
+    assert_eq!(b["vars"]["account"], "", "no X-Account header: {b}");
     assert!(
         a["vars"].get("caller").is_none(),
         "built-in variables stay out of the call log's vars: {a}"

@@ -345,6 +345,8 @@ def main():
                     help='report keys the far end sends ("dtmf_received", "dtmf_events")')
     ap.add_argument("--no-telephone-event", action="store_true",
                     help="offer no telephone-event (keys can then only come as tones in the audio)")
+    ap.add_argument("--header", action="append", default=[],
+                    help='an extra header for the INVITE, "Name: value" (repeatable)')
     ap.add_argument("--from-uri", default="sip:pjsua@127.0.0.1",
                     help='our From, e.g. \'"Alice" <sip:4711@127.0.0.1>\' (default sip:pjsua@127.0.0.1)')
     ap.add_argument("--reinvite", help="SECONDS:CODEC: re-INVITE offering only CODEC that long after media is up")
@@ -410,6 +412,14 @@ def main():
     prm = pj.CallOpParam(True)
     if args.no_sdp_offer:
         prm.opt.flag |= pj.PJSUA_CALL_NO_SDP_OFFER
+    for item in args.header:
+        name, sep, value = item.partition(":")
+        if not sep:
+            ap.error("--header %r: want 'Name: value'" % item)
+        h = pj.SipHeader()
+        h.hName = name.strip()
+        h.hValue = value.strip()
+        prm.txOption.headers.append(h)
     try:
         call.makeCall("sip:%s@%s" % (args.user, args.target), prm)
     except pj.Error as e:

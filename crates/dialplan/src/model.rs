@@ -118,7 +118,10 @@ impl Template {
                     loop {
                         match chars.next() {
                             Some('}') => break,
-                            Some(c) if c.is_ascii_alphanumeric() || c == '_' => name.push(c),
+                            // `-` and `.` for header variables (`{sip_h_X-Account}`).
+                            Some(c) if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') => {
+                                name.push(c)
+                            }
                             Some(c) => {
                                 return Err(format!(
                                     "invalid character '{c}' in variable name in '{s}' (write {{{{ for a brace)"
@@ -164,6 +167,19 @@ impl Template {
         }
         out
     }
+}
+
+/// Prefix of the variables that read a header of the call's INVITE: `{sip_h_X-Account}` (FreeSWITCH's
+/// `sip_h_` naming), empty when the INVITE has no such header.
+pub const HEADER_VAR_PREFIX: &str = "sip_h_";
+
+/// `sip_h_` followed by a header name (letters, digits, `-`, `.`, `_`).
+pub fn is_header_var(name: &str) -> bool {
+    name.strip_prefix(HEADER_VAR_PREFIX).is_some_and(|h| {
+        !h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    })
 }
 
 /// Variables every call has without defining them.
@@ -825,6 +841,9 @@ impl<'a> Checker<'a> {
 
     fn var_name(&mut self, n: &Sp, what: &str) -> Option<String> {
         let s = self.string(n, what)?;
+        if is_header_var(&s) {
+            return Some(s);
+        }
         if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             self.err(
                 &n.referenced,
@@ -2062,7 +2081,7 @@ fn check_refs(
     let defined: Vec<String> = c.vars_defined.iter().cloned().collect();
     let defined_refs: Vec<&str> = defined.iter().map(String::as_str).collect();
     for r in std::mem::take(&mut c.vars_used) {
-        if !c.vars_defined.contains(&r.name) {
+        if !c.vars_defined.contains(&r.name) && !is_header_var(&r.name) {
             let msg = format!(
                 "undefined variable '{}'{} (variables come from match captures, set, collect and record, or are one of {})",
                 r.name,

@@ -195,6 +195,8 @@ pub struct CallParties {
     pub caller_name: String,
     /// The user part of the Request-URI (what the route matched).
     pub called: String,
+    /// The INVITE's headers, for the `sip_h_<Name>` variables.
+    pub headers: chorus_sip::message::Headers,
 }
 
 /// A whole-call recording (`record_call`, like Asterisk's MixMonitor and FreeSWITCH's record_session):
@@ -1083,7 +1085,10 @@ impl CallMedia for RtpCall {
             "caller_name" => Some(self.parties.caller_name.clone()),
             "called" => Some(self.parties.called.clone()),
             "call_id" => Some(self.call_id.clone()),
-            _ => None,
+            _ => {
+                let header = name.strip_prefix(chorus_dialplan::model::HEADER_VAR_PREFIX)?;
+                self.parties.headers.get(header).map(str::to_string)
+            }
         }
     }
 

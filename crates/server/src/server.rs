@@ -649,6 +649,7 @@ impl Server {
                 caller: ic.from.uri.user().unwrap_or_default().to_string(),
                 caller_name: ic.from.display.clone().unwrap_or_default(),
                 called: user.clone(),
+                headers: ic.request.headers.clone(),
             },
             rooms: self.rooms.clone(),
         };

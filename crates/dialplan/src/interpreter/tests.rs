@@ -150,6 +150,7 @@ impl CallMedia for FakeCall {
             "caller_name" => Some("Alice".into()),
             "called" => Some("t".into()),
             "call_id" => Some("abc@host".into()),
+            "sip_h_X-Tenant" => Some("acme".into()),
             _ => None,
         }
     }
@@ -1533,7 +1534,9 @@ async fn send_dtmf_caller_hangs_up_while_keys_go_out() {
 #[tokio::test(start_paused = true)]
 async fn call_variables_expand_and_branch() {
     let p = one(
-        "      - set: {who: '{caller_name} <{caller}> to {called} ({call_id}) on {route}'}
+        "      - set: {who: '{caller_name} <{caller}> to {called} ({call_id}) on {route}', tenant: '{sip_h_X-Tenant}/{sip_h_X-None}'}
+      - if: {var: sip_h_X-Tenant, equals: acme}
+        then: [{set: {vip: 'yes'}}]
       - if: {var: caller, matches: '47[0-9]+'}
         then: [{play: welcome}]
       - switch: caller_name
@@ -1545,6 +1548,11 @@ async fn call_variables_expand_and_branch() {
     let mut call = FakeCall::new(None);
     let (_, vars) = run_user(&p, "t", &mut call).await;
     assert_eq!(vars["who"], "Alice <4711> to t (abc@host) on route1");
+    assert_eq!(
+        vars["tenant"], "acme/",
+        "a header the INVITE lacks is empty"
+    );
+    assert_eq!(vars["vip"], "yes");
     assert!(
         !vars.contains_key("caller"),
         "built-ins are not copied into vars"

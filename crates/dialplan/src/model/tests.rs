@@ -638,3 +638,32 @@ fn send_dtmf_errors_at_their_position() {
         ]
     );
 }
+
+#[test]
+fn header_variables_need_no_definition() {
+    let plan = Dialplan::parse(
+        "x.yaml",
+        "routes:
+  - match: a
+    steps:
+      - set: {t: '{sip_h_X-Tenant}.{sip_h_P-Asserted-Identity}'}
+      - if: {var: sip_h_X-Tenant, matches: '[a-z]+'}
+        then: [hangup]
+",
+        None,
+    );
+    assert!(plan.is_ok(), "{plan:?}");
+    assert_eq!(
+        errors(
+            "routes:
+  - match: a
+    steps:
+      - set: {t: '{sip_h_}{x-y}'}
+"
+        ),
+        [
+            "x.yaml:4:18: undefined variable 'sip_h_' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time, caller, caller_name, called, call_id)",
+            "x.yaml:4:18: undefined variable 'x-y' (variables come from match captures, set, collect and record, or are one of route, timestamp, date, time, caller, caller_name, called, call_id)"
+        ]
+    );
+}
