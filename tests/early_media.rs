@@ -15,6 +15,8 @@
 //!   reliable 183, SIPp answers in the PRACK with a port the test listens on, and the test hears the
 //!   hello prompt there (loudness envelope) before the 404. (PJSUA2 2.15 aborts on an offer in a 183,
 //!   pjproject issue #3709, so SIPp signals and the test takes the RTP.)
+//! - SIPp sends an UPDATE offering PCMA only in the early dialog, after PRACKing the 183 (PCMU): the
+//!   UPDATE's 200 and then the INVITE's 200 answer PCMA, and the call log's codec is PCMA.
 //! - Bad input: a raw caller PRACKs that 183 with a body that is not SDP; the PRACK gets its 200, the
 //!   INVITE a 488, the call log says so, and the server answers the next call.
 
@@ -271,4 +273,25 @@ fn a_prack_whose_answer_is_not_sdp_gets_the_invite_refused_with_488() {
         Some(200),
         "still serving"
     );
+}
+
+#[test]
+fn an_update_in_the_early_dialog_changes_the_codec_before_the_answer() {
+    let chorus = Chorus::start(DIALPLAN);
+    let run = sipp(
+        "uac_early_update.xml",
+        chorus.sip_addr(),
+        "early-answer",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(30),
+    );
+    run.assert_success("reliable 183, PRACK, UPDATE to PCMA, 200 with PCMA");
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    let line = &log[0];
+    eprintln!("{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["rtp"]["codec"], "PCMA", "{line}");
+    assert_eq!(line["end_reason"], "caller_bye", "{line}");
 }

@@ -405,6 +405,9 @@ impl Server {
                                 tracing::info!(call_id = %entry.record.call_id, codec = %n.codec.name, "codec changed by re-offer");
                             }
                             entry.codec = Some(n.codec.clone());
+                            // An UPDATE in the early dialog: the 200 to the INVITE carries the SDP
+                            // as it now stands.
+                            entry.body = answer.clone();
                             let _ = entry.signals.send(Signal::Renegotiated(n));
                             let _ = entry.signals.send(Signal::Hold(hold));
                             self.endpoint.answer_reoffer(now, call, 200, Some(answer))
