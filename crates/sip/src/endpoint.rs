@@ -1029,6 +1029,24 @@ impl Endpoint {
             resp.headers.push("Accept", "application/sdp");
             return self.respond(now, id, resp);
         }
+        // §8.2.2.2: the same request (Call-ID, From tag, CSeq) again on another branch, while its call is
+        // here: a forking proxy or a loop merged it back to us. 482, not a second call.
+        let from_tag = info.from.tag();
+        let merged = self.calls.values().any(|c| {
+            c.call_id == info.call_id
+                && NameAddr::parse(&c.remote_uri)
+                    .ok()
+                    .as_ref()
+                    .and_then(|n| n.tag())
+                    == from_tag
+                && req_cseq(&c.invite).ok() == Some(info.cseq.seq)
+        });
+        if merged {
+            tracing::debug!(call_id = %info.call_id, "merged INVITE: 482");
+            let tag = self.new_tag();
+            let resp = self.response(&req, 482, Some(&tag));
+            return self.respond(now, id, resp);
+        }
         let trying = self.response(&req, 100, None);
         self.respond(now, id, trying);
 

@@ -137,3 +137,25 @@ fn draining_refuses_new_calls_with_503() {
     assert_eq!(sent[0].response().headers.get("Retry-After"), Some("30"));
     assert!(h.events().is_empty());
 }
+
+#[test]
+fn the_same_invite_on_another_branch_is_a_merged_request_482() {
+    // RFC 3261 §8.2.2.2: a forking proxy or a loop brings the INVITE back with a new branch. One call,
+    // and the copy gets 482 Loop Detected (found by endpoint_fuzz.rs: it used to make a second call).
+    let mut h = Harness::new();
+    h.incoming(&invite("m1@x", "z9hG4bK-m1a", ""));
+    h.sent();
+    h.input(&invite("m1@x", "z9hG4bK-m1b", ""));
+    assert!(h.events().is_empty(), "no second call");
+    let sent = h.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].status(), 482);
+    assert_eq!(h.ep.call_count(), 1);
+    // A retransmission on the first branch is still absorbed by its transaction.
+    h.input(&invite("m1@x", "z9hG4bK-m1a", ""));
+    assert!(h.events().is_empty());
+    assert!(
+        h.sent().iter().all(|s| s.status() == 100),
+        "only 100 Trying again"
+    );
+}
