@@ -1,8 +1,9 @@
 //! Property test of the endpoint as a whole: random sequences of what a caller can send in one call
 //! (INVITE with or without an offer and 100rel, PRACK with right or wrong RAck, UPDATE, re-INVITE, ACK,
 //! CANCEL, BYE, INFO, NOTIFY, OPTIONS, some of them with a byte mangled), of what the application can do
-//! (ring, progress, answer, reject, hang up, refer, answer a re-offer), and of time passing (0 to 90 s,
-//! every timer fired on the way), in any order. Whatever the order:
+//! (ring, progress, answer, reject, hang up, refer, answer a re-offer), of how the caller answers the
+//! endpoint's own requests (BYE, UPDATE refresh, REFER: 200, an error, or silence), and of time passing (0
+//! to 90 s, every timer fired on the way), in any order. Whatever the order:
 //! - nothing panics;
 //! - everything the endpoint sends parses (the harness checks each message);
 //! - once the application hangs up and five minutes pass, no call is left (no leak, whatever state the
@@ -61,6 +62,8 @@ enum Action {
     Caller(Caller, Option<(usize, u8)>),
     App(App),
     Advance(u64),
+    /// How the caller answers requests from the endpoint from now on (0: not at all).
+    Replies(u16),
 }
 
 fn caller() -> impl Strategy<Value = Caller> {
@@ -96,6 +99,8 @@ fn action() -> impl Strategy<Value = Action> {
             .prop_map(|(c, m)| Action::Caller(c, m)),
         3 => app().prop_map(Action::App),
         2 => (0u64..90_000).prop_map(Action::Advance),
+        1 => prop_oneof![Just(200u16), Just(0), Just(481), Just(488), Just(491), Just(500), Just(603)]
+            .prop_map(Action::Replies),
     ]
 }
 
@@ -168,6 +173,7 @@ fn run(actions: Vec<Action>) {
     };
     let mut invite_branch = String::from("z9hG4bK-fz0");
     let mut reoffer_pending = false;
+    let mut replies = 200u16;
     for a in actions {
         match a {
             Action::Caller(kind, mangle) => {
@@ -288,6 +294,7 @@ fn run(actions: Vec<Action>) {
             Action::Advance(ms) => {
                 h.advance(Duration::from_millis(ms));
             }
+            Action::Replies(status) => replies = status,
         }
         // What came out: learn the tag and RSeq as a caller would; answer our requests (BYE, UPDATE,
         // REFER) from the caller's side.
@@ -304,11 +311,12 @@ fn run(actions: Vec<Action>) {
                         c.rseq = Some(rseq.to_string());
                     }
                 }
-                chorus_sip::Message::Request(req) => {
-                    let reply = answer_request(req, 200);
+                chorus_sip::Message::Request(req) if replies != 0 => {
+                    let reply = answer_request(req, replies);
                     let peer = h.peer;
                     h.ep.handle_input(h.now, peer, reply.replace('\n', "\r\n").as_bytes());
                 }
+                chorus_sip::Message::Request(_) => {}
             }
         }
         for e in h.events() {
