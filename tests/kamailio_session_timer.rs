@@ -476,7 +476,7 @@ fn chorus_refreshes_through_the_proxy() {
     }
 
     // SIPp got each UPDATE from the proxy: Kamailio's Via on top, Chorus's below it, no Route left (the
-    // proxy consumed its own), Session-Expires as agreed; 45 s apart, CSeq going up. Only two: no
+    // proxy consumed its own), Session-Expires with refresher=uac (Chorus is the UAC of its UPDATE and stays the refresher); 45 s apart, CSeq going up. Only two: no
     // retransmission, so SIPp's 200s went back to Chorus through the proxy.
     let msgs = received(run);
     let updates: Vec<&(f64, Msg)> = msgs
@@ -498,7 +498,7 @@ fn chorus_refreshes_through_the_proxy() {
         assert!(u.header("Route").is_none(), "{u:#?}");
         assert!(
             u.header("Session-Expires")
-                .is_some_and(|v| v.replace(' ', "") == "90;refresher=uas"),
+                .is_some_and(|v| v.replace(' ', "") == "90;refresher=uac"),
             "{u:#?}"
         );
         assert!(u.start.starts_with("UPDATE sip:sipp@127.0.0.1:"), "{u:#?}");

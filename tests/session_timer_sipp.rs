@@ -5,8 +5,10 @@
 //!   `Require: timer`, and the caller's refreshes (UPDATE without SDP, then re-INVITE) each get a 200 with
 //!   `Session-Expires` again;
 //! - a caller that never refreshes gets BYE at 90 - min(32, 90/3) = 60 s and the call log says
-//!   session_expired; with `refresher=uas` Chorus sends UPDATE half-way (45 s); a five-minute call kept up
-//!   by refreshes; our refresh answered 481 ends the call with BYE at once. These take one to five minutes each and run in parallel in this one test binary.
+//!   session_expired; with `refresher=uas` Chorus sends UPDATE half-way (45 s), and a caller whose Allow
+//!   has no UPDATE gets a re-INVITE there instead (our SDP again; its 200 ACKed); a five-minute call kept
+//!   up by refreshes; our refresh answered 481 ends the call with BYE at once. These take one to five
+//!   minutes each and run in parallel in this one test binary.
 //!
 //! These SIPp callers send no RTP (they test signalling only), so the RTP timeout is off here.
 
@@ -123,6 +125,30 @@ fn chorus_refreshes_with_update_when_refresher_is_uas() {
     assert!(
         took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
         "UPDATE expected 45 s after the 200, SIPp ran {took:?}"
+    );
+    let log = chorus.wait_call_log(1, Duration::from_secs(5));
+    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
+}
+
+/// A caller that takes no UPDATE is refreshed by re-INVITE (our SDP again), whose 200 we ACK.
+#[test]
+fn chorus_refreshes_with_reinvite_when_the_caller_takes_no_update() {
+    let chorus = chorus();
+    let started = Instant::now();
+    let run = sipp(
+        "uac_session_reinvite_refresh.xml",
+        chorus.sip_addr(),
+        "echo",
+        Transport::Udp,
+        1,
+        &[],
+        Duration::from_secs(75),
+    );
+    let took = started.elapsed();
+    run.assert_success("re-INVITE from Chorus half-way through the session interval, then its ACK");
+    assert!(
+        took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
+        "re-INVITE expected 45 s after the 200, SIPp ran {took:?}"
     );
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
     assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);

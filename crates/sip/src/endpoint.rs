@@ -309,6 +309,23 @@ struct Call {
     answer_after_prack: Option<Vec<u8>>,
     /// Our offer went in a reliable 183 (the INVITE had none): the PRACK carries the answer.
     early_offer: bool,
+    /// The SDP of our last 2xx (to the INVITE or a re-offer): what a refresh re-INVITE carries again.
+    local_sdp: Option<Vec<u8>>,
+    /// Our session-refresh re-INVITE, while its transaction lives.
+    refresh_invite: Option<RefreshInvite>,
+}
+
+/// A session-refresh re-INVITE we sent (RFC 4028 §7.4 without UPDATE).
+#[derive(Debug)]
+struct RefreshInvite {
+    /// Its client transaction.
+    txn: TxnId,
+    /// The request, to build its ACKs from.
+    request: Request,
+    /// Where it went.
+    dest: Peer,
+    /// The ACK for its 2xx, sent again for each 2xx retransmission (§13.2.2.4).
+    ack: Option<Vec<u8>>,
 }
 
 /// What the caller's INVITE said of reliable provisional responses (RFC 3262).
@@ -351,6 +368,9 @@ struct SessionTimer {
     /// When the session expires without a refresh and we send BYE: the caller's refresh, or, when we
     /// refresh, a successful answer to ours.
     expires_at: Option<Instant>,
+    /// We refresh with re-INVITE, not UPDATE: the caller's Allow lists no UPDATE (RFC 4028 §7.4 prefers
+    /// UPDATE; a re-INVITE carrying the same SDP is the other refresh).
+    by_invite: bool,
 }
 
 impl SessionTimer {
@@ -381,6 +401,13 @@ impl SessionTimer {
         let who = if self.we_refresh { "uas" } else { "uac" };
         format!("{};refresher={who}", self.interval)
     }
+
+    /// The header value for our own refresh requests: there we are the UAC (RFC 4028 §7.4), so we stay
+    /// the refresher with `refresher=uac`.
+    fn request_header(&self) -> String {
+        let who = if self.we_refresh { "uac" } else { "uas" };
+        format!("{};refresher={who}", self.interval)
+    }
 }
 
 /// What the caller asked for in Session-Expires / Min-SE / Supported (RFC 4028 §9).
@@ -404,8 +431,8 @@ fn session_request(headers: &Headers) -> Result<Option<SessionTimer>, u32> {
         .filter_map(|p| p.split_once('='))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("refresher"))
         .map(|(_, v)| v.trim().to_ascii_lowercase());
-    // We refresh with UPDATE (RFC 4028 §7.4 recommends it), so only a caller that takes UPDATE can be
-    // refreshed by us; no Allow at all does not mean nothing is allowed (RFC 3261 §20.5).
+    // We refresh with UPDATE (RFC 4028 §7.4 recommends it) when the caller takes it, with re-INVITE
+    // otherwise; no Allow at all does not mean nothing is allowed (RFC 3261 §20.5).
     let allows = headers.get_all("Allow");
     let takes_update = allows.is_empty() || allows.iter().any(|m| m.eq_ignore_ascii_case("UPDATE"));
     // §9: without a choice from the caller, a caller that supports timers refreshes; one that does not
@@ -415,16 +442,12 @@ fn session_request(headers: &Headers) -> Result<Option<SessionTimer>, u32> {
         Some("uac") => false,
         _ => !supports_timer,
     };
-    if we_refresh && !takes_update {
-        // We could not keep the session alive and must not let it expire under the caller: no timer
-        // (the 2xx carries no Session-Expires, so the caller and proxies run none either).
-        return Ok(None);
-    }
     Ok(Some(SessionTimer {
         interval,
         we_refresh,
         refresh_at: None,
         expires_at: None,
+        by_invite: !takes_update,
     }))
 }
 
@@ -715,6 +738,7 @@ impl Endpoint {
         c.reliable = None;
         c.queued_provisional = None;
         let id = c.invite_txn;
+        c.local_sdp = Some(sdp.clone());
         let mut resp = self.dialog_response(call, 200, Some(sdp));
         self.add_session_headers(now, call, &mut resp);
         self.respond(now, id, resp);
@@ -892,6 +916,9 @@ impl Endpoint {
             resp.headers.push("Allow", ALLOW);
             self.add_session_headers(now, call, &mut resp);
             if let Some(body) = sdp {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.local_sdp = Some(body.clone());
+                }
                 resp.headers.push("Content-Type", "application/sdp");
                 resp.body = body;
             }
@@ -1084,6 +1111,8 @@ impl Endpoint {
             queued_provisional: None,
             answer_after_prack: None,
             early_offer: false,
+            local_sdp: None,
+            refresh_invite: None,
         };
         self.calls.insert(handle, call);
         self.dialogs
@@ -1185,6 +1214,10 @@ impl Endpoint {
                 self.end_call(call, EndReason::RemoteBye);
             }
             Method::Invite => {
+                if refresh_pending(&self.txns, c) {
+                    // §14.2: glare with our own refresh re-INVITE.
+                    return self.reply(now, id, &req, 491);
+                }
                 if c.state == CallState::Early || c.reinvite.is_some() {
                     // §14.2: an INVITE while another is still pending.
                     let tag = c.local_tag.clone();
@@ -1206,7 +1239,8 @@ impl Endpoint {
                 self.events.push_back(Event::Reoffer { call, offer });
             }
             Method::Update => {
-                if c.reinvite.is_some() {
+                if c.reinvite.is_some() || (!req.body.is_empty() && refresh_pending(&self.txns, c))
+                {
                     // RFC 3311 §5.2: an UPDATE while an offer is pending.
                     return self.reply(now, id, &req, 491);
                 }
@@ -1370,7 +1404,12 @@ impl Endpoint {
         let call = e.call;
         let refer_of = e.refer_of;
         let refresh_of = e.refresh_of;
+        let invite_client = e.txn.kind == Kind::InviteClient;
+        let ack_again = e.txn.ack_again();
         self.schedule(id);
+        if let (true, Some(c)) = (invite_client, refresh_of) {
+            self.ack_refresh_invite(id, c, &resp, first_final, ack_again);
+        }
         if let (true, Some(c)) = (first_final, refresh_of) {
             self.on_refresh_result(now, c, Some(resp.status));
         }
@@ -1469,7 +1508,13 @@ impl Endpoint {
             if let Some(at) = timer.next() {
                 self.call_timers.push(Reverse((at, call)));
             }
-            if let Some(id) = self.send_in_dialog(now, call, Method::Update, &[]) {
+            let by_invite = timer.by_invite && c.local_sdp.is_some();
+            let sent = if by_invite {
+                self.send_refresh_invite(now, call)
+            } else {
+                self.send_in_dialog(now, call, Method::Update, &[])
+            };
+            if let Some(id) = sent {
                 if let Some(e) = self.txns.get_mut(&id) {
                     e.refresh_of = Some(call);
                 }
@@ -1527,7 +1572,8 @@ impl Endpoint {
         self.send_in_dialog(now, call, Method::Bye, &[]);
     }
 
-    /// Sends a request in the call's dialog (BYE, or an UPDATE session refresh) on a client transaction.
+    /// Sends a request in the call's dialog (BYE, REFER, or an UPDATE session refresh) on a client
+    /// transaction.
     fn send_in_dialog(
         &mut self,
         now: Instant,
@@ -1535,6 +1581,54 @@ impl Endpoint {
         method: Method,
         extra: &[(&str, String)],
     ) -> Option<TxnId> {
+        let (req, dest, branch) = self.in_dialog_request(call, method.clone(), extra)?;
+        let data = req.to_bytes();
+        let txn = Transaction::client(now, dest, data.clone(), self.values);
+        // Only a BYE's outcome ends the call; a refresh's failure is left to the session timer.
+        let owner = (method == Method::Bye).then_some(call);
+        let id = self.add_txn(txn, None, owner);
+        if let Some(e) = self.txns.get_mut(&id) {
+            e.branch = Some(branch.clone());
+        }
+        self.client_index.insert(branch, id);
+        self.transmits.push_back(Transmit { peer: dest, data });
+        Some(id)
+    }
+
+    /// Sends a session-refresh re-INVITE carrying our last SDP unchanged (RFC 4028 §7.4, RFC 6337 §5.3:
+    /// same version, no change) on an INVITE client transaction; its ACKs follow in `on_response`.
+    fn send_refresh_invite(&mut self, now: Instant, call: CallHandle) -> Option<TxnId> {
+        let sdp = self.calls.get(&call)?.local_sdp.clone()?;
+        let (mut req, dest, branch) = self.in_dialog_request(call, Method::Invite, &[])?;
+        req.headers.push("Content-Type", "application/sdp");
+        req.body = sdp;
+        let data = req.to_bytes();
+        let txn = Transaction::client_invite(now, dest, data.clone(), self.values);
+        let id = self.add_txn(txn, None, None);
+        if let Some(e) = self.txns.get_mut(&id) {
+            e.branch = Some(branch.clone());
+        }
+        self.client_index.insert(branch, id);
+        self.transmits.push_back(Transmit { peer: dest, data });
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.refresh_invite = Some(RefreshInvite {
+                txn: id,
+                request: req,
+                dest,
+                ack: None,
+            });
+        }
+        Some(id)
+    }
+
+    /// Builds a request in the call's dialog: the next CSeq, the route set, our Contact and (for a
+    /// refresh) Session-Expires. Returns it with where it goes and its Via branch.
+    fn in_dialog_request(
+        &mut self,
+        call: CallHandle,
+        method: Method,
+        extra: &[(&str, String)],
+    ) -> Option<(Request, Peer, String)> {
         let local = self.config.local_addr;
         let branch = self.new_branch();
         let ua = self.config.user_agent.clone();
@@ -1595,22 +1689,55 @@ impl Endpoint {
                 ),
             };
             req.headers.push("Contact", contact);
-            if let (Some(t), Method::Update) = (c.session, &method) {
-                req.headers.push("Session-Expires", t.header());
+            if let (Some(t), Method::Update | Method::Invite) = (c.session, &method) {
+                req.headers.push("Session-Expires", t.request_header());
                 req.headers.push("Supported", "timer");
             }
         }
-        let data = req.to_bytes();
-        let txn = Transaction::client(now, dest, data.clone(), self.values);
-        // Only a BYE's outcome ends the call; a refresh's failure is left to the session timer.
-        let owner = (method == Method::Bye).then_some(call);
-        let id = self.add_txn(txn, None, owner);
-        if let Some(e) = self.txns.get_mut(&id) {
-            e.branch = Some(branch.clone());
+        Some((req, dest, branch))
+    }
+
+    /// ACKs a response to our refresh re-INVITE: a 2xx with an ACK of its own (a new transaction, sent
+    /// again for each retransmitted 2xx, §13.2.2.4); a non-2xx with an ACK in the INVITE's transaction
+    /// (same branch, §17.1.1.3), which the transaction repeats for retransmissions of that response.
+    fn ack_refresh_invite(
+        &mut self,
+        id: TxnId,
+        call: CallHandle,
+        resp: &Response,
+        first_final: bool,
+        ack_again: Option<Vec<u8>>,
+    ) {
+        let branch = self.new_branch();
+        let Some(r) = self
+            .calls
+            .get_mut(&call)
+            .and_then(|c| c.refresh_invite.as_mut())
+            .filter(|r| r.txn == id)
+        else {
+            return;
+        };
+        let dest = r.dest;
+        let data = match resp.status {
+            200..=299 => {
+                if r.ack.is_none() {
+                    r.ack = Some(ack_for(&r.request, resp, Some(&branch)).to_bytes());
+                }
+                r.ack.clone()
+            }
+            300..=699 if first_final => {
+                let ack = ack_for(&r.request, resp, None).to_bytes();
+                if let Some(e) = self.txns.get_mut(&id) {
+                    e.txn.set_ack(ack.clone());
+                }
+                Some(ack)
+            }
+            300..=699 => ack_again,
+            _ => None,
+        };
+        if let Some(data) = data {
+            self.transmits.push_back(Transmit { peer: dest, data });
         }
-        self.client_index.insert(branch, id);
-        self.transmits.push_back(Transmit { peer: dest, data });
-        Some(id)
     }
 
     /// A response to the call's INVITE, with our tag, Contact and the Record-Route copied (§12.1.1).
@@ -1769,6 +1896,51 @@ impl Endpoint {
     fn new_branch(&mut self) -> String {
         format!("z9hG4bK{:016x}", self.rng.gen::<u64>())
     }
+}
+
+/// Whether the call's refresh re-INVITE still waits for its final response.
+fn refresh_pending(txns: &HashMap<TxnId, TxnEntry>, c: &Call) -> bool {
+    c.refresh_invite.as_ref().is_some_and(|r| {
+        txns.get(&r.txn)
+            .is_some_and(|e| matches!(e.txn.state, State::Trying | State::Proceeding))
+    })
+}
+
+/// The ACK for `resp` to our `invite` (§17.1.1.3, §13.2.2.4): the INVITE's Request-URI, Route, From,
+/// Call-ID and CSeq number, the response's To (with its tag); the INVITE's Via branch for a non-2xx
+/// (`branch` None), a new one for a 2xx.
+fn ack_for(invite: &Request, resp: &Response, branch: Option<&str>) -> Request {
+    let mut ack = Request::new(Method::Ack, invite.uri.clone());
+    let via = invite.headers.get("Via").unwrap_or_default().to_string();
+    let via = match (
+        branch,
+        Via::parse(&via)
+            .ok()
+            .and_then(|v| v.branch().map(str::to_string)),
+    ) {
+        (Some(new), Some(old)) => via.replacen(&old, new, 1),
+        _ => via,
+    };
+    ack.headers.push("Via", via);
+    ack.headers.push("Max-Forwards", "70");
+    for r in invite.headers.get_lines("Route") {
+        ack.headers.push("Route", r);
+    }
+    for name in ["From", "Call-ID"] {
+        ack.headers.push(
+            name,
+            invite.headers.get(name).unwrap_or_default().to_string(),
+        );
+    }
+    let to = resp
+        .headers
+        .get("To")
+        .or_else(|| invite.headers.get("To"))
+        .unwrap_or_default();
+    ack.headers.push("To", to.to_string());
+    let seq = req_cseq(invite).unwrap_or(0);
+    ack.headers.push("CSeq", format!("{seq} ACK"));
+    ack
 }
 
 fn req_transport(p: &Peer) -> Transport {

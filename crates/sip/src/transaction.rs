@@ -1,5 +1,6 @@
 //! SIP transactions (RFC 3261 §17, with the RFC 6026 Accepted state): the INVITE server transaction, the
-//! non-INVITE server transaction and the non-INVITE client transaction (for the BYEs Chorus sends).
+//! non-INVITE server transaction, the non-INVITE client transaction (for the BYEs, UPDATEs and REFERs
+//! Chorus sends) and the INVITE client transaction (for its session-refresh re-INVITEs).
 //!
 //! Each transaction is a plain state machine. Its timers are data: a deadline per RFC timer name, the
 //! earliest of which is [`Transaction::next_deadline`]. The endpoint feeds it the responses it sends, the
@@ -29,6 +30,8 @@ pub(crate) enum Kind {
     NonInviteServer,
     /// Non-INVITE client transaction (§17.1.2).
     NonInviteClient,
+    /// INVITE client transaction (§17.1.1, RFC 6026 §7.2), for re-INVITEs in a dialog.
+    InviteClient,
 }
 
 /// Transaction states across the three kinds.
@@ -53,7 +56,7 @@ pub(crate) enum State {
 pub(crate) struct Fired {
     /// Bytes to send again to [`Transaction::peer`].
     pub retransmit: Option<Vec<u8>>,
-    /// Timer H (no ACK for a non-2xx), L with the 2xx still unacknowledged, or F (no final response).
+    /// Timer H (no ACK for a non-2xx), L with the 2xx still unacknowledged, or F or B (no final response).
     pub timed_out: bool,
 }
 
@@ -88,6 +91,16 @@ pub(crate) struct Transaction {
     f: Option<Instant>,
     /// Timer K: linger in Completed (non-INVITE client).
     k: Option<Instant>,
+    /// Timer A: INVITE client retransmission: (deadline, interval), doubling without a cap.
+    a: Option<(Instant, Duration)>,
+    /// Timer B: INVITE client timeout.
+    b: Option<Instant>,
+    /// Timer D: linger in Completed after a non-2xx (INVITE client), re-sending the ACK.
+    d: Option<Instant>,
+    /// Timer M (RFC 6026): linger in Accepted to take 2xx retransmissions (INVITE client).
+    m: Option<Instant>,
+    /// The ACK for a non-2xx final response (INVITE client): sent again for each retransmission of it.
+    ack: Option<Vec<u8>>,
     /// The deadline last given to the endpoint's timer queue (so stale queue entries can be told apart).
     pub scheduled: Option<Instant>,
 }
@@ -113,6 +126,35 @@ impl Transaction {
         t
     }
 
+    /// An INVITE client transaction for `request`, sent now by the caller (§17.1.1).
+    pub fn client_invite(
+        now: Instant,
+        peer: Peer,
+        request: Vec<u8>,
+        values: TimerValues,
+    ) -> Transaction {
+        let mut t = Transaction::new(Kind::InviteClient, State::Trying, peer, values);
+        if !t.reliable {
+            t.a = Some((now + values.t1, values.t1));
+        }
+        t.b = Some(now + 64 * values.t1);
+        t.last = Some(request);
+        t
+    }
+
+    /// The ACK the transaction user built for a non-2xx final response (§17.1.1.3): kept to answer that
+    /// response's retransmissions.
+    pub fn set_ack(&mut self, ack: Vec<u8>) {
+        self.ack = Some(ack);
+    }
+
+    /// The ACK to send again: a retransmitted non-2xx final response arrived in Completed.
+    pub fn ack_again(&self) -> Option<Vec<u8>> {
+        (self.kind == Kind::InviteClient && self.state == State::Completed)
+            .then(|| self.ack.clone())
+            .flatten()
+    }
+
     fn new(kind: Kind, state: State, peer: Peer, values: TimerValues) -> Transaction {
         Transaction {
             kind,
@@ -131,6 +173,11 @@ impl Transaction {
             e: None,
             f: None,
             k: None,
+            a: None,
+            b: None,
+            d: None,
+            m: None,
+            ack: None,
             scheduled: None,
         }
     }
@@ -202,6 +249,9 @@ impl Transaction {
 
     /// A response to this client transaction arrived. Returns true for the first final response.
     pub fn on_response(&mut self, now: Instant, status: u16) -> bool {
+        if self.kind == Kind::InviteClient {
+            return self.on_invite_response(now, status);
+        }
         if self.kind != Kind::NonInviteClient {
             return false;
         }
@@ -227,6 +277,40 @@ impl Transaction {
         }
     }
 
+    /// §17.1.1.2 with RFC 6026 §7.2: a 2xx moves to Accepted (the transaction user ACKs each 2xx itself),
+    /// a non-2xx to Completed (the transaction user sends the ACK once and hands it to [`Self::set_ack`]).
+    fn on_invite_response(&mut self, now: Instant, status: u16) -> bool {
+        match (self.state, status) {
+            (State::Trying | State::Proceeding, 100..=199) => {
+                self.state = State::Proceeding;
+                self.last_status = status;
+                self.a = None;
+                false
+            }
+            (State::Trying | State::Proceeding, 200..=299) => {
+                self.state = State::Accepted;
+                self.last_status = status;
+                self.a = None;
+                self.b = None;
+                self.m = Some(now + 64 * self.values.t1);
+                true
+            }
+            (State::Trying | State::Proceeding, _) => {
+                self.state = State::Completed;
+                self.last_status = status;
+                self.a = None;
+                self.b = None;
+                self.d = Some(if self.reliable {
+                    now
+                } else {
+                    now + Duration::from_secs(32)
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The earliest running timer.
     pub fn next_deadline(&self) -> Option<Instant> {
         [
@@ -238,6 +322,10 @@ impl Transaction {
             self.e.map(|(d, _)| d),
             self.f,
             self.k,
+            self.a.map(|(d, _)| d),
+            self.b,
+            self.d,
+            self.m,
         ]
         .into_iter()
         .flatten()
@@ -266,6 +354,17 @@ impl Transaction {
                 self.e = Some((now + next, next));
             }
         }
+        if let Some((at, interval)) = self.a {
+            if at <= now {
+                fired.retransmit = self.last.clone();
+                self.a = Some((now + interval * 2, interval * 2));
+            }
+        }
+        if self.b.is_some_and(|at| at <= now) {
+            fired.timed_out = true;
+            fired.retransmit = None;
+            self.terminate();
+        }
         if self.h.is_some_and(|at| at <= now) {
             fired.timed_out = true;
             fired.retransmit = None;
@@ -281,7 +380,7 @@ impl Transaction {
             fired.retransmit = None;
             self.terminate();
         }
-        if [self.i, self.j, self.k]
+        if [self.i, self.j, self.k, self.d, self.m]
             .into_iter()
             .flatten()
             .any(|at| at <= now)
@@ -301,6 +400,10 @@ impl Transaction {
         self.e = None;
         self.f = None;
         self.k = None;
+        self.a = None;
+        self.b = None;
+        self.d = None;
+        self.m = None;
     }
 }
 
@@ -454,5 +557,54 @@ mod tests {
         assert!(sent.is_empty());
         assert!(!timed_out);
         assert_eq!(t.state, State::Terminated);
+    }
+
+    #[test]
+    fn invite_client_doubles_timer_a_without_a_cap_and_times_out_on_b() {
+        let now = Instant::now();
+        let mut t = Transaction::client_invite(now, udp(), b"INVITE".to_vec(), VALUES);
+        let (sent, timed_out) = run(&mut t, now);
+        // T1 doubling past T2 (4 s): 0.5, 1.5, 3.5, 7.5, 15.5 s; timer B at 64*T1 = 32 s.
+        assert_eq!(sent, [500, 1500, 3500, 7500, 15_500, 31_500]);
+        assert!(timed_out);
+        let mut t = Transaction::client_invite(now, tcp(), b"INVITE".to_vec(), VALUES);
+        let (sent, timed_out) = run(&mut t, now);
+        assert!(sent.is_empty(), "no timer A over TCP");
+        assert!(timed_out);
+    }
+
+    #[test]
+    fn invite_client_2xx_is_accepted_until_timer_m() {
+        let now = Instant::now();
+        let mut t = Transaction::client_invite(now, udp(), b"INVITE".to_vec(), VALUES);
+        assert!(!t.on_response(now, 100));
+        assert!(
+            t.handle_timeout(now + VALUES.t1).retransmit.is_none(),
+            "a provisional stops timer A"
+        );
+        assert!(t.on_response(now, 200));
+        assert_eq!(t.state, State::Accepted);
+        assert!(
+            !t.on_response(now, 200),
+            "2xx retransmissions are the TU's to ACK"
+        );
+        assert_eq!(t.ack_again(), None);
+        let (sent, timed_out) = run(&mut t, now);
+        assert!(sent.is_empty() && !timed_out);
+        assert_eq!(t.state, State::Terminated);
+    }
+
+    #[test]
+    fn invite_client_non_2xx_completes_and_acks_again_until_timer_d() {
+        let now = Instant::now();
+        let mut t = Transaction::client_invite(now, udp(), b"INVITE".to_vec(), VALUES);
+        assert!(t.on_response(now, 491));
+        t.set_ack(b"ACK".to_vec());
+        assert!(!t.on_response(now, 491));
+        assert_eq!(t.ack_again().as_deref(), Some(&b"ACK"[..]));
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(32)));
+        let (sent, timed_out) = run(&mut t, now);
+        assert!(sent.is_empty() && !timed_out);
+        assert_eq!(t.ack_again(), None, "gone once terminated");
     }
 }

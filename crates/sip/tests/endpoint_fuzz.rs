@@ -22,10 +22,12 @@ use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Caller {
-    /// body: offer or none; rel100: 0 none, 1 Supported, 2 Require.
+    /// body: offer or none; rel100: 0 none, 1 Supported, 2 Require; timer: 0 none, 1 Session-Expires
+    /// with UPDATE allowed (we refresh by UPDATE), 2 without UPDATE (we refresh by re-INVITE).
     Invite {
         offer: bool,
         rel100: u8,
+        timer: u8,
     },
     ReInvite {
         offer: bool,
@@ -68,7 +70,11 @@ enum Action {
 
 fn caller() -> impl Strategy<Value = Caller> {
     prop_oneof![
-        (any::<bool>(), 0u8..3).prop_map(|(offer, rel100)| Caller::Invite { offer, rel100 }),
+        (any::<bool>(), 0u8..3, 0u8..3).prop_map(|(offer, rel100, timer)| Caller::Invite {
+            offer,
+            rel100,
+            timer
+        }),
         any::<bool>().prop_map(|offer| Caller::ReInvite { offer }),
         Just(Caller::Ack),
         (any::<bool>(), any::<bool>()).prop_map(|(right, answer)| Caller::Prack { right, answer }),
@@ -178,17 +184,36 @@ fn run(actions: Vec<Action>) {
         match a {
             Action::Caller(kind, mangle) => {
                 let text = match kind {
-                    Caller::Invite { offer, rel100 } => {
+                    Caller::Invite {
+                        offer,
+                        rel100,
+                        timer,
+                    } => {
                         invite_branch = c.branch();
-                        let extra = ["", "Supported: 100rel, timer\n", "Require: 100rel\n"]
-                            [rel100 as usize];
-                        c.request(
+                        let extra = format!(
+                            "{}{}",
+                            ["", "Supported: 100rel\n", "Require: 100rel\n"][rel100 as usize],
+                            [
+                                "",
+                                "Session-Expires: 90;refresher=uas\n",
+                                "Session-Expires: 90\n"
+                            ][timer as usize]
+                        );
+                        let text = c.request(
                             "INVITE",
                             1,
                             &invite_branch.clone(),
-                            extra,
+                            &extra,
                             if offer { SDP } else { "" },
-                        )
+                        );
+                        if timer == 2 {
+                            text.replace(
+                                "Allow: INVITE, ACK, BYE, CANCEL, PRACK, UPDATE, INFO, NOTIFY, REFER\n",
+                                "Allow: INVITE, ACK, BYE, CANCEL\n",
+                            )
+                        } else {
+                            text
+                        }
                     }
                     Caller::ReInvite { offer } => {
                         c.cseq += 1;

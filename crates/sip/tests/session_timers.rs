@@ -127,7 +127,8 @@ fn as_refresher_we_send_update_every_half_interval() {
         for s in h.advance(Duration::from_secs(5)) {
             if let Message::Request(r) = &s.msg {
                 assert_eq!(r.method, Method::Update);
-                assert_eq!(r.headers.get("Session-Expires"), Some("90;refresher=uas"));
+                // We are the UAC of our UPDATE and stay the refresher (RFC 4028 §7.4).
+                assert_eq!(r.headers.get("Session-Expires"), Some("90;refresher=uac"));
                 updates += 1;
                 h.input(&answer_request(r, 200));
             }
@@ -267,23 +268,141 @@ fn as_refresher_a_refused_refresh_is_tried_again_before_expiry() {
 }
 
 #[test]
-fn a_caller_without_update_refreshes_itself_or_runs_no_timer() {
-    // It supports timers: it refreshes, whatever our UPDATE support.
+fn a_caller_without_update_that_supports_timers_refreshes_itself() {
     let mut h = Harness::new();
     let ok = answered_call(
         &mut h,
         "Session-Expires: 90\nSupported: timer\nAllow: INVITE, ACK, BYE, CANCEL\n",
     );
     assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uac"));
-    // It does not: we would have to refresh with UPDATE, which it does not take: no timer at all.
+}
+
+/// The re-INVITE we sent as refresher, from what `advance` sent.
+fn invite_in(sent: &[Sent]) -> Option<chorus_sip::Request> {
+    sent.iter().find_map(|s| match &s.msg {
+        Message::Request(r) if r.method == Method::Invite => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// A call whose caller takes no UPDATE and runs no timer itself: we refresh, with re-INVITE.
+fn call_refreshed_by_reinvite(h: &mut Harness) {
+    let ok = answered_call(h, "Session-Expires: 90\nAllow: INVITE, ACK, BYE, CANCEL\n");
+    assert_eq!(ok.headers.get("Session-Expires"), Some("90;refresher=uas"));
+}
+
+#[test]
+fn without_update_from_the_caller_we_refresh_with_reinvite_and_ack_its_200() {
+    let mut h = Harness::new();
+    call_refreshed_by_reinvite(&mut h);
+    let mut reinvites = 0;
+    for _ in 0..(10 * 60 / 5) {
+        let sent = h.advance(Duration::from_secs(5));
+        assert_eq!(sent_requests(&sent, Method::Update), 0);
+        assert_eq!(sent_requests(&sent, Method::Bye), 0);
+        if let Some(inv) = invite_in(&sent) {
+            reinvites += 1;
+            // The same SDP as our 200 (no change, RFC 6337), and we stay the refresher.
+            assert_eq!(inv.body, SDP.as_bytes());
+            assert_eq!(inv.headers.get("Content-Type"), Some("application/sdp"));
+            assert_eq!(inv.headers.get("Session-Expires"), Some("90;refresher=uac"));
+            assert!(inv.headers.get("Contact").is_some());
+            let ok = answer_request(&inv, 200);
+            h.input(&ok);
+            let acks: Vec<chorus_sip::Request> = h
+                .sent()
+                .into_iter()
+                .filter_map(|s| match s.msg {
+                    Message::Request(r) if r.method == Method::Ack => Some(r),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(acks.len(), 1, "the 200 is ACKed");
+            let ack = &acks[0];
+            assert_eq!(
+                ack.headers.get("CSeq"),
+                Some(
+                    format!(
+                        "{} ACK",
+                        inv.headers.get("CSeq").unwrap().split(' ').next().unwrap()
+                    )
+                    .as_str()
+                )
+            );
+            assert_ne!(
+                ack.headers.get("Via"),
+                inv.headers.get("Via"),
+                "a 2xx ACK is its own transaction"
+            );
+            assert!(ack.headers.get("To").unwrap().contains("tag="));
+            // A retransmitted 200 is ACKed again.
+            h.input(&ok);
+            assert_eq!(sent_requests(&h.sent(), Method::Ack), 1);
+        }
+    }
+    assert_eq!(
+        reinvites,
+        10 * 60 / 45,
+        "one re-INVITE per 45 s for 10 minutes"
+    );
+    assert_eq!(h.ep.call_count(), 1);
+    assert!(h.events().is_empty());
+}
+
+#[test]
+fn a_refused_refresh_reinvite_is_acked_and_tried_again_and_a_lost_one_ends_the_call() {
+    let mut h = Harness::new();
+    call_refreshed_by_reinvite(&mut h);
+    let sent = h.advance(Duration::from_secs(46));
+    let inv = invite_in(&sent).expect("re-INVITE at 45 s");
+    // 491 (glare on the caller's side): ACKed in the INVITE's transaction, tried again before expiry.
+    let refused = answer_request(&inv, 491);
+    h.input(&refused);
+    let ack = h.sent().into_iter().find_map(|s| match s.msg {
+        Message::Request(r) if r.method == Method::Ack => Some(r),
+        _ => None,
+    });
+    let ack = ack.expect("the 491 is ACKed");
+    assert_eq!(
+        ack.headers.get("Via"),
+        inv.headers.get("Via"),
+        "same branch for a non-2xx ACK"
+    );
+    h.input(&refused);
+    assert_eq!(
+        sent_requests(&h.sent(), Method::Ack),
+        1,
+        "its retransmission too"
+    );
+    let sent = h.advance(Duration::from_secs(24));
+    let again = invite_in(&sent).expect("tried again half-way to the expiry");
+    assert_ne!(again.headers.get("CSeq"), inv.headers.get("CSeq"));
+    // Never answered: timer B (32 s), then BYE (RFC 4028 §10).
+    let sent = h.advance(Duration::from_secs(33));
+    assert!(
+        sent_requests(&sent, Method::Bye) >= 1,
+        "BYE after the refresh timed out"
+    );
+    assert!(matches!(
+        h.events().as_slice(),
+        [Event::Ended {
+            reason: EndReason::SessionExpired,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn glare_with_our_refresh_reinvite_gets_491() {
     let mut h = Harness::new();
     let ok = answered_call(
         &mut h,
         "Session-Expires: 90\nAllow: INVITE, ACK, BYE, CANCEL\n",
     );
-    assert_eq!(ok.headers.get("Session-Expires"), None);
-    let sent = h.advance(Duration::from_secs(200));
-    assert_eq!(sent_requests(&sent, Method::Update), 0);
-    assert_eq!(sent_requests(&sent, Method::Bye), 0);
-    assert_eq!(h.ep.call_count(), 1);
+    let sent = h.advance(Duration::from_secs(46));
+    assert!(invite_in(&sent).is_some());
+    h.input(&in_dialog("INVITE", &ok, "z9hG4bK-glare", 2, SDP));
+    let sent = h.sent();
+    assert!(sent.iter().any(|s| s.status() == 491), "{sent:?}");
+    assert!(h.events().is_empty(), "no re-offer for the application");
 }
