@@ -73,8 +73,11 @@ fn members_wait_for_the_moderator_and_leave_with_it() {
             "{} did not hear the room once the moderator was in:\n{table}",
             h.name
         );
+        // The hold beep would measure about `beep` again; a glitch in the mix (a frame concealed on a
+        // loaded machine) leaks broadband energy that reads up to about 20 dB under it at 425 Hz, with
+        // every other frequency up too. 10 dB under tells the two apart.
         assert!(
-            moderated.iter().all(|l| l[3] < beep - 20.0),
+            moderated.iter().all(|l| l[3] < beep - 10.0),
             "{}: hold beep after the moderator came:\n{table}",
             h.name
         );
