@@ -5,6 +5,8 @@
 //!   at it), so an offer with only PCMU is refused with 488 and the call goes on with G.722, echo intact.
 //! - A raw caller moves its media to another port by re-INVITE: Chorus releases the latch, sends to the
 //!   new port and latches there; nothing more goes to the old one.
+//! - A raw caller's re-INVITE without SDP gets an offer of the call's codec alone (and telephone-event),
+//!   so the answer in the ACK cannot move the media; the echo goes on.
 
 mod common;
 
@@ -185,6 +187,77 @@ fn a_reinvite_moving_the_media_is_followed() {
     );
     sip.send_to(
         leg.request("BYE", 3, "z9hG4bK-reinvite-bye").as_bytes(),
+        server,
+    )
+    .unwrap();
+    assert_eq!(
+        final_response(&sip, "BYE", Duration::from_secs(5)).status(),
+        Some(200)
+    );
+}
+
+#[test]
+fn a_reinvite_without_sdp_gets_an_offer_of_the_current_codec_only() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    let server = chorus.sip_addr();
+    let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = rtp.local_addr().unwrap().port();
+    let (leg, ok) = establish(&sip, server, "echo", "reoffer", port);
+    assert!(
+        ok.body
+            .lines()
+            .any(|l| l.starts_with("m=audio") && l.ends_with("RTP/AVP 0")),
+        "PCMU answered: {}",
+        ok.body
+    );
+    let media: SocketAddr = sdp_media(&ok.body).expect("media address");
+
+    let reinvite = leg.request("INVITE", 2, "z9hG4bK-reoffer").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Contact: <sip:tester@{}>\r\nContent-Length: 0\r\n\r\n",
+            sip.local_addr().unwrap()
+        ),
+    );
+    sip.send_to(reinvite.as_bytes(), server).unwrap();
+    let offer = final_response(&sip, "INVITE", Duration::from_secs(5));
+    assert_eq!(offer.status(), Some(200), "{}", offer.start);
+    let m_line = offer
+        .body
+        .lines()
+        .find(|l| l.starts_with("m=audio"))
+        .unwrap_or_default()
+        .to_string();
+    eprintln!("our re-offer: {m_line}");
+    assert!(
+        m_line.ends_with("RTP/AVP 0 101"),
+        "the call's codec (PCMU) and telephone-event only: {m_line}"
+    );
+    let answer = format!(
+        "v=0\r\no=test 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let ack = leg.request("ACK", 2, "z9hG4bK-reoffer-ack").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        ),
+    );
+    sip.send_to(ack.as_bytes(), server).unwrap();
+    let echo = exchange_tone(&rtp, media, TONE_HZ, 1.0, Duration::from_millis(200));
+    let heard = Audio {
+        rate: 8000,
+        samples: echo,
+    };
+    assert!(
+        heard.first_tone(TONE_HZ, 2000.0).is_some(),
+        "the echo goes on after the re-offer ({:.2} s heard)",
+        heard.seconds()
+    );
+    sip.send_to(
+        leg.request("BYE", 3, "z9hG4bK-reoffer-bye").as_bytes(),
         server,
     )
     .unwrap();

@@ -419,12 +419,18 @@ impl Server {
                                 .answer_reoffer(now, call, e.status_code(), None)
                         }
                     },
-                    None => self.endpoint.answer_reoffer(
-                        now,
-                        call,
-                        200,
-                        Some(sdp::reoffer(&entry.local).into_bytes()),
-                    ),
+                    None => {
+                        // The caller asks us to offer (a re-INVITE without SDP): offer the codec the
+                        // call runs with, alone, so whatever the ACK answers, the media stays as it is.
+                        let mut local = reoffer_media(entry);
+                        local.codecs.truncate(1);
+                        self.endpoint.answer_reoffer(
+                            now,
+                            call,
+                            200,
+                            Some(sdp::reoffer(&local).into_bytes()),
+                        )
+                    }
                 };
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "re-offer not answered");
