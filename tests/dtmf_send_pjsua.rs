@@ -120,6 +120,10 @@ fn check_events(result: &Value, audio: &Audio, keys: &str, on_ms: u64, off_ms: u
     );
 }
 
+/// How far a tone's length or spacing in PJSUA's recording may be off: one 20 ms frame and the 5 ms
+/// analysis block.
+const TOLERANCE: f64 = 0.025;
+
 /// Runs of 5 ms blocks above `threshold` RMS, as (start, end) in seconds.
 fn loud_runs(audio: &Audio, threshold: f64) -> Vec<(f64, f64)> {
     let n = (audio.rate / 200) as usize;
@@ -170,8 +174,10 @@ fn check_tones(result: &Value, audio: &Audio, keys: &str, on_ms: u64, off_ms: u6
     let (on, period) = (on_ms as f64 / 1000.0, (on_ms + off_ms) as f64 / 1000.0);
     for (key, (start, end)) in keys.chars().zip(&runs) {
         let len = end - start;
+        // Within one 20 ms frame (and the 5 ms analysis block): on a loaded machine PJSUA's jitter
+        // buffer may conceal a late packet by repeating the last frame, or shift its timeline by one.
         assert!(
-            (len - on).abs() <= 0.015,
+            (len - on).abs() <= TOLERANCE,
             "key {key}: {:.0} ms of tone, want {on_ms}: {runs:?}",
             len * 1000.0
         );
@@ -202,7 +208,7 @@ fn check_tones(result: &Value, audio: &Audio, keys: &str, on_ms: u64, off_ms: u6
     for w in runs.windows(2) {
         let apart = w[1].0 - w[0].0;
         assert!(
-            (apart - period).abs() <= 0.015,
+            (apart - period).abs() <= TOLERANCE,
             "tones {apart:.3} s apart, want {period}: {runs:?}"
         );
     }
