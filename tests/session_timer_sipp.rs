@@ -107,12 +107,13 @@ fn no_refresh_from_the_caller_ends_the_call() {
     assert_eq!(log[0]["status"], 200, "{}", log[0]);
 }
 
-#[test]
-fn chorus_refreshes_with_update_when_refresher_is_uas() {
+/// Runs `scenario`, in which Chorus is the refresher and the scenario ends right after the refresh
+/// half-way through the 90 s interval, and checks it passed, took about 45 s, and how the call ended.
+fn chorus_refresh_at_45s(scenario: &str, what: &str, end_reason: &str) {
     let chorus = chorus();
     let started = Instant::now();
     let run = sipp(
-        "uac_session_uas_refresh.xml",
+        scenario,
         chorus.sip_addr(),
         "echo",
         Transport::Udp,
@@ -121,61 +122,42 @@ fn chorus_refreshes_with_update_when_refresher_is_uas() {
         Duration::from_secs(75),
     );
     let took = started.elapsed();
-    run.assert_success("UPDATE from Chorus half-way through the session interval");
+    run.assert_success(what);
     assert!(
         took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
-        "UPDATE expected 45 s after the 200, SIPp ran {took:?}"
+        "{what}: expected about 45 s after the 200, SIPp ran {took:?}"
     );
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
-    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
+    assert_eq!(log[0]["end_reason"], end_reason, "{}", log[0]);
+}
+
+#[test]
+fn chorus_refreshes_with_update_when_refresher_is_uas() {
+    chorus_refresh_at_45s(
+        "uac_session_uas_refresh.xml",
+        "UPDATE from Chorus half-way through the session interval",
+        "caller_bye",
+    );
 }
 
 /// A caller that takes no UPDATE is refreshed by re-INVITE (our SDP again), whose 200 we ACK.
 #[test]
 fn chorus_refreshes_with_reinvite_when_the_caller_takes_no_update() {
-    let chorus = chorus();
-    let started = Instant::now();
-    let run = sipp(
+    chorus_refresh_at_45s(
         "uac_session_reinvite_refresh.xml",
-        chorus.sip_addr(),
-        "echo",
-        Transport::Udp,
-        1,
-        &[],
-        Duration::from_secs(75),
+        "re-INVITE from Chorus half-way through the session interval, then its ACK",
+        "caller_bye",
     );
-    let took = started.elapsed();
-    run.assert_success("re-INVITE from Chorus half-way through the session interval, then its ACK");
-    assert!(
-        took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
-        "re-INVITE expected 45 s after the 200, SIPp ran {took:?}"
-    );
-    let log = chorus.wait_call_log(1, Duration::from_secs(5));
-    assert_eq!(log[0]["end_reason"], "caller_bye", "{}", log[0]);
 }
 
 /// RFC 4028 §10: our own refresh answered 481 ends the session with BYE at once.
 #[test]
 fn chorus_ends_the_call_when_its_refresh_gets_481() {
-    let chorus = chorus();
-    let started = Instant::now();
-    let run = sipp(
+    chorus_refresh_at_45s(
         "uac_session_uas_481.xml",
-        chorus.sip_addr(),
-        "echo",
-        Transport::Udp,
-        1,
-        &[],
-        Duration::from_secs(75),
+        "UPDATE at 45 s answered 481, then BYE from Chorus",
+        "session_expired",
     );
-    let took = started.elapsed();
-    run.assert_success("UPDATE at 45 s answered 481, then BYE from Chorus");
-    assert!(
-        took >= Duration::from_secs(44) && took <= Duration::from_secs(50),
-        "BYE expected right after the 481 to the 45 s UPDATE, SIPp ran {took:?}"
-    );
-    let log = chorus.wait_call_log(1, Duration::from_secs(5));
-    assert_eq!(log[0]["end_reason"], "session_expired", "{}", log[0]);
 }
 
 /// Issue 6: a five-minute call end to end, kept up by the caller's UPDATE refreshes every 43 s under a

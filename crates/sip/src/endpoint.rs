@@ -307,8 +307,6 @@ struct Call {
     queued_provisional: Option<(u16, Option<Vec<u8>>)>,
     /// Our 2xx, waiting for the PRACK of a reliable provisional that carried our SDP answer (§3).
     answer_after_prack: Option<Vec<u8>>,
-    /// Our offer went in a reliable 183 (the INVITE had none): the PRACK carries the answer.
-    early_offer: bool,
     /// The SDP of our last 2xx (to the INVITE or a re-offer): what a refresh re-INVITE carries again.
     local_sdp: Option<Vec<u8>>,
     /// Our session-refresh re-INVITE, while its transaction lives.
@@ -644,17 +642,9 @@ impl Endpoint {
         call: CallHandle,
         sdp: Vec<u8>,
     ) -> Result<(), EndpointError> {
-        let c = self
-            .calls
-            .get_mut(&call)
-            .ok_or(EndpointError::UnknownCall)?;
-        if c.invite.body.is_empty() {
-            if c.rel100 == Rel100::No {
-                return Err(EndpointError::NoOffer);
-            }
-            if c.state == CallState::Early {
-                c.early_offer = true;
-            }
+        let c = self.calls.get(&call).ok_or(EndpointError::UnknownCall)?;
+        if c.invite.body.is_empty() && c.rel100 == Rel100::No {
+            return Err(EndpointError::NoOffer);
         }
         self.provisional(now, call, 183, Some(sdp))
     }
@@ -1110,7 +1100,6 @@ impl Endpoint {
             reliable: None,
             queued_provisional: None,
             answer_after_prack: None,
-            early_offer: false,
             local_sdp: None,
             refresh_invite: None,
         };
@@ -1315,7 +1304,10 @@ impl Endpoint {
                 if !matches {
                     return self.reply(now, id, &req, 481);
                 }
-                let early_answer = c.reliable.take().is_some_and(|r| r.has_sdp) && c.early_offer;
+                // A reliable provisional with SDP to an INVITE without one carried our offer: the PRACK
+                // carries the answer (RFC 3262 §5).
+                let early_answer =
+                    c.reliable.take().is_some_and(|r| r.has_sdp) && c.invite.body.is_empty();
                 let answer = c.answer_after_prack.take();
                 let queued = c.queued_provisional.take();
                 self.reply(now, id, &req, 200);
