@@ -26,17 +26,17 @@ fn residual(s: &[i16], rate: u32) -> f64 {
     level * (1.0 - tone_share(s, rate, TONE_HZ)).max(0.0).sqrt()
 }
 
-#[test]
-fn the_whole_call_is_recorded_both_ways() {
-    let chorus = Chorus::start("tests/dialplans/test.yaml");
-    let dir = common::scratch_dir("record-call");
+/// A PJSUA2 call (PCMU) to `user` sending the tone for 10 s and waiting up to 12 s for Chorus's BYE:
+/// its scratch directory and call.py's result.
+fn call_with_tone(chorus: &Chorus, user: &str) -> (std::path::PathBuf, serde_json::Value) {
+    let dir = common::scratch_dir(user);
     let tone = dir.join("tone.wav");
     write_tone(&tone, 8000, TONE_HZ, 10.0, TONE_AMPLITUDE);
     let heard = dir.join("heard.wav");
     let result = pjsua_call(
         chorus.sip_addr(),
         &PjCall {
-            user: "record-call",
+            user,
             play: Some(&tone),
             record: &heard,
             seconds: 12.0,
@@ -44,6 +44,13 @@ fn the_whole_call_is_recorded_both_ways() {
             codec: Some("PCMU"),
         },
     );
+    (dir, result)
+}
+
+#[test]
+fn the_whole_call_is_recorded_both_ways() {
+    let chorus = Chorus::start("tests/dialplans/test.yaml");
+    let (dir, result) = call_with_tone(&chorus, "record-call");
     assert_eq!(result["connected"], true, "{result}");
     assert!(result["error"].is_null(), "{result}");
     assert_eq!(result["remote_bye"], true, "{result}");
@@ -138,21 +145,7 @@ fn the_whole_call_is_recorded_both_ways() {
 #[test]
 fn a_masked_stretch_is_silent_and_stop_ends_the_file() {
     let chorus = Chorus::start("tests/dialplans/test.yaml");
-    let dir = common::scratch_dir("record-call-mask");
-    let tone = dir.join("tone.wav");
-    write_tone(&tone, 8000, TONE_HZ, 10.0, TONE_AMPLITUDE);
-    let heard = dir.join("heard.wav");
-    let result = pjsua_call(
-        chorus.sip_addr(),
-        &PjCall {
-            user: "record-call-mask",
-            play: Some(&tone),
-            record: &heard,
-            seconds: 12.0,
-            wait_bye: true,
-            codec: Some("PCMU"),
-        },
-    );
+    let (dir, result) = call_with_tone(&chorus, "record-call-mask");
     assert_eq!(result["connected"], true, "{result}");
     assert!(result["error"].is_null(), "{result}");
     let duration = result["duration"].as_f64().unwrap_or(0.0);
@@ -184,21 +177,7 @@ fn a_masked_stretch_is_silent_and_stop_ends_the_file() {
 #[test]
 fn stereo_puts_the_caller_left_and_chorus_right() {
     let chorus = Chorus::start("tests/dialplans/test.yaml");
-    let dir = common::scratch_dir("record-call-stereo");
-    let tone = dir.join("tone.wav");
-    write_tone(&tone, 8000, TONE_HZ, 10.0, TONE_AMPLITUDE);
-    let heard = dir.join("heard.wav");
-    let result = pjsua_call(
-        chorus.sip_addr(),
-        &PjCall {
-            user: "record-call-stereo",
-            play: Some(&tone),
-            record: &heard,
-            seconds: 12.0,
-            wait_bye: true,
-            codec: Some("PCMU"),
-        },
-    );
+    let (dir, result) = call_with_tone(&chorus, "record-call-stereo");
     assert_eq!(result["connected"], true, "{result}");
     let log = chorus.wait_call_log(1, Duration::from_secs(5));
     let rec = Recording::only_of(&chorus.recordings_dir(), &log[0]);
